@@ -1,0 +1,536 @@
+/* Children: spawn, pipes as bufferevents, timeouts, reaping. */
+#include "autoconf.h"
+
+#include <sys/queue.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "daemon/command.h"
+#include "daemon/stats.h"
+#include "daemon/watch.h"
+
+#define STDERR_KEEP	4096
+#define KILL_GRACE_S	2
+#define CHILD_PIPE_SIZE	(1024 * 1024)
+
+struct child {
+	LIST_ENTRY(child)	 entry;
+	pid_t			 pid;
+	char			*name;
+	char			 ctx[128];
+	long long		 started_ms;
+	struct bufferevent	*in, *out, *err;
+	struct event		*timer;
+	const struct child_cbs	*cbs;
+	void			*arg;		/* NULL once abandoned */
+	char			 errbuf[STDERR_KEEP + 1];
+	size_t			 errlen;
+	size_t			 errdropped;
+	char			 errline[256];
+	int			 status;
+	int			 reaped;
+	int			 close_in;	/* stdin: close when drained */
+	int			 timed_out;
+	int			 killing;	/* TERM sent, KILL armed */
+	int			 finished;
+};
+
+static LIST_HEAD(, child)	 children = LIST_HEAD_INITIALIZER(children);
+static struct event_base	*cbase;
+static unsigned			 nrunning;
+
+extern char **environ;
+
+void
+child_init(struct event_base *base)
+{
+	cbase = base;
+}
+
+static const char *
+child_ctx(void *arg)
+{
+	return ((struct child *)arg)->ctx;
+}
+
+pid_t
+child_pid(const struct child *c)
+{
+	return c->pid;
+}
+
+int
+child_timed_out(const struct child *c)
+{
+	return c->timed_out;
+}
+
+int
+child_wait_status(const struct child *c)
+{
+	return c->status;
+}
+
+const char *
+child_stderr_line(const struct child *c)
+{
+	return c->errline;
+}
+
+struct evbuffer *
+child_stdin(struct child *c)
+{
+	return c->in != NULL ? bufferevent_get_output(c->in) : NULL;
+}
+
+static void
+close_stdin_now(struct child *c)
+{
+	if (c->in != NULL) {
+		bufferevent_free(c->in);	/* closes the fd: EOF for it */
+		c->in = NULL;
+	}
+}
+
+void
+child_close_stdin(struct child *c)
+{
+	c->close_in = 1;
+	if (c->in != NULL &&
+	    evbuffer_get_length(bufferevent_get_output(c->in)) == 0)
+		close_stdin_now(c);
+}
+
+void
+child_pause_stdout(struct child *c, int pause)
+{
+	if (c->out == NULL)
+		return;
+	if (pause)
+		bufferevent_disable(c->out, EV_READ);
+	else
+		bufferevent_enable(c->out, EV_READ);
+}
+
+static void
+signal_group(struct child *c, int sig)
+{
+	/* Only while the leader is unreaped: its pgid cannot be recycled. */
+	if (!c->reaped && killpg(c->pid, sig) != 0 && errno != ESRCH)
+		log_ctx(LOG_WARNING, c->ctx, "killpg %d: %s", (int)c->pid,
+		    strerror(errno));
+}
+
+static void
+child_finish_check(struct child *c)
+{
+	size_t i;
+
+	if (c->finished || !c->reaped || c->out != NULL || c->err != NULL)
+		return;
+	c->finished = 1;
+	nrunning--;
+	if (c->timer != NULL)
+		evtimer_del(c->timer);
+	close_stdin_now(c);
+	/* The first stderr line goes into replies; the rest only to logs. */
+	for (i = 0; i < c->errlen && c->errbuf[i] != '\n'; i++)
+		;
+	str_escape(c->errline, sizeof(c->errline), c->errbuf, i, 200);
+	if (c->errlen > 0) {
+		char esc[STDERR_KEEP * 2];
+
+		str_escape(esc, sizeof(esc), c->errbuf, c->errlen, STDERR_KEEP);
+		log_ctx(LOG_INFO, c->ctx, "%s stderr%s: %s", c->name,
+		    c->errdropped ? " (truncated)" : "", esc);
+	}
+	if (c->arg != NULL)
+		c->cbs->done(c, c->arg);
+	else
+		child_free(c);
+}
+
+static void
+child_out_read(struct bufferevent *bev, void *arg)
+{
+	struct child *c = arg;
+
+	if (c->arg != NULL)
+		c->cbs->out(c, bufferevent_get_input(bev), c->arg);
+	else
+		evbuffer_drain(bufferevent_get_input(bev),
+		    evbuffer_get_length(bufferevent_get_input(bev)));
+}
+WATCH_BEV_DATA_CB(child_out_read_cb, child_out_read, child_ctx)
+
+static void
+child_pipe_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct child *c = arg;
+
+	if (what & BEV_EVENT_ERROR)
+		log_ctx(LOG_DEBUG, c->ctx, "pipe: %s", strerror(errno));
+	if (bev == c->in) {
+		/* The child closed its stdin (EPIPE): drop further input. */
+		close_stdin_now(c);
+		if (c->arg != NULL)
+			c->cbs->drained(c, c->arg);
+		return;
+	}
+	if (bev == c->out) {
+		/* Whatever is still buffered belongs to the owner. */
+		if (c->arg != NULL &&
+		    evbuffer_get_length(bufferevent_get_input(bev)) > 0)
+			c->cbs->out(c, bufferevent_get_input(bev), c->arg);
+		bufferevent_free(c->out);
+		c->out = NULL;
+	} else if (bev == c->err) {
+		bufferevent_free(c->err);
+		c->err = NULL;
+	}
+	child_finish_check(c);
+}
+WATCH_BEV_EVENT_CB(child_pipe_event_cb, child_pipe_event, child_ctx)
+
+static void
+child_err_read(struct bufferevent *bev, void *arg)
+{
+	struct child	*c = arg;
+	struct evbuffer	*in = bufferevent_get_input(bev);
+	size_t		 n = evbuffer_get_length(in), room;
+
+	room = STDERR_KEEP - c->errlen;
+	if (room > 0)
+		c->errlen += (size_t)evbuffer_remove(in, c->errbuf + c->errlen,
+		    n < room ? n : room);
+	c->errdropped += evbuffer_get_length(in);
+	evbuffer_drain(in, evbuffer_get_length(in));
+}
+WATCH_BEV_DATA_CB(child_err_read_cb, child_err_read, child_ctx)
+
+static void
+child_in_write(struct bufferevent *bev, void *arg)
+{
+	struct child *c = arg;
+
+	if (c->close_in &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
+		close_stdin_now(c);
+		return;
+	}
+	if (c->arg != NULL)
+		c->cbs->drained(c, c->arg);
+}
+WATCH_BEV_DATA_CB(child_in_write_cb, child_in_write, child_ctx)
+
+static void
+child_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct child	*c = arg;
+	struct timeval	 tv = { KILL_GRACE_S, 0 };
+
+	(void)fd;
+	(void)what;
+	if (c->reaped) {
+		/*
+		 * The leader is gone but something outside its group still
+		 * holds a pipe open: stop waiting for EOF.
+		 */
+		if (c->out != NULL) {
+			bufferevent_free(c->out);
+			c->out = NULL;
+		}
+		if (c->err != NULL) {
+			bufferevent_free(c->err);
+			c->err = NULL;
+		}
+		child_finish_check(c);
+		return;
+	}
+	if (!c->killing) {
+		if (c->arg != NULL) {
+			c->timed_out = 1;
+			log_ctx(LOG_WARNING, c->ctx, "%s (pid %d) timed out; "
+			    "sending SIGTERM to its process group", c->name,
+			    (int)c->pid);
+		}
+		c->killing = 1;
+		stats.children_killed++;
+		signal_group(c, SIGTERM);
+		evtimer_add(c->timer, &tv);
+	} else {
+		log_ctx(LOG_WARNING, c->ctx, "%s (pid %d) still running %d s "
+		    "after SIGTERM; sending SIGKILL", c->name, (int)c->pid,
+		    KILL_GRACE_S);
+		signal_group(c, SIGKILL);
+		evtimer_add(c->timer, &tv);
+	}
+}
+WATCH_EVENT_CB(child_timer_cb, child_timer, child_ctx)
+
+void
+child_abandon(struct child *c)
+{
+	struct timeval tv = { 0, 0 };
+
+	c->arg = NULL;
+	if (c->finished) {
+		child_free(c);
+		return;
+	}
+	close_stdin_now(c);
+	if (!c->reaped && !c->killing) {
+		/* Let the timer send TERM now and KILL after the grace. */
+		evtimer_del(c->timer);
+		evtimer_add(c->timer, &tv);
+	}
+}
+
+void
+child_free(struct child *c)
+{
+	if (!c->finished) {
+		child_abandon(c);
+		return;
+	}
+	LIST_REMOVE(c, entry);
+	if (c->timer != NULL)
+		event_free(c->timer);
+	if (c->in != NULL)
+		bufferevent_free(c->in);
+	if (c->out != NULL)
+		bufferevent_free(c->out);
+	if (c->err != NULL)
+		bufferevent_free(c->err);
+	free(c->name);
+	/* We may be inside one of c's own callbacks: free after it. */
+	watch_defer_free(c, free);
+}
+
+static struct bufferevent *
+pipe_bev(int fd, struct child *c)
+{
+	struct bufferevent *bev;
+
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) != 0)
+		return NULL;
+	/* Bigger pipes mean fewer wakeups per megabyte streamed. */
+	(void)fcntl(fd, F_SETPIPE_SZ, CHILD_PIPE_SIZE);
+	bev = bufferevent_socket_new(cbase, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL)
+		return NULL;
+	bufferevent_set_max_single_read(bev, CHILD_PIPE_SIZE);
+	bufferevent_set_max_single_write(bev, CHILD_PIPE_SIZE);
+	(void)c;
+	return bev;
+}
+
+struct child *
+child_spawn(const struct command_spec *spec, const char *ctx, int timeout_s,
+    const struct child_cbs *cbs, void *arg, char *err, size_t errlen)
+{
+	static char		*env[] = {
+		"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C", NULL
+	};
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t	 at;
+	sigset_t		 none, dflt;
+	struct child		*c;
+	struct timeval		 tv;
+	int			 pin[2] = { -1, -1 }, pout[2] = { -1, -1 };
+	int			 perr[2] = { -1, -1 }, r;
+	pid_t			 pid;
+
+	if (spec->path == NULL) {
+		snprintf(err, errlen, "%s: cannot execute %s: %s", spec->name,
+		    spec->argv[0], strerror(ENOENT));
+		return NULL;
+	}
+	if ((spec->input && pipe2(pin, O_CLOEXEC) != 0) ||
+	    pipe2(pout, O_CLOEXEC) != 0 || pipe2(perr, O_CLOEXEC) != 0) {
+		snprintf(err, errlen, "%s: pipe: %s", spec->name,
+		    strerror(errno));
+		goto fail_fds;
+	}
+
+	posix_spawn_file_actions_init(&fa);
+	if (spec->input)
+		posix_spawn_file_actions_adddup2(&fa, pin[0], STDIN_FILENO);
+	else
+		posix_spawn_file_actions_addopen(&fa, STDIN_FILENO,
+		    "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, pout[1], STDOUT_FILENO);
+	posix_spawn_file_actions_adddup2(&fa, perr[1], STDERR_FILENO);
+	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+
+	posix_spawnattr_init(&at);
+	sigemptyset(&none);
+	sigemptyset(&dflt);
+	sigaddset(&dflt, SIGPIPE);
+	sigaddset(&dflt, SIGTERM);
+	sigaddset(&dflt, SIGINT);
+	sigaddset(&dflt, SIGHUP);
+	sigaddset(&dflt, SIGCHLD);
+	sigaddset(&dflt, SIGUSR1);
+	posix_spawnattr_setsigdefault(&at, &dflt);
+	posix_spawnattr_setsigmask(&at, &none);
+	posix_spawnattr_setpgroup(&at, 0);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP |
+	    POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+
+	r = posix_spawn(&pid, spec->path, &fa, &at, spec->argv, env);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
+	if (r != 0) {
+		stats.children_failed++;
+		snprintf(err, errlen, "%s: cannot execute %s: %s", spec->name,
+		    spec->path, strerror(r));
+		goto fail_fds;
+	}
+	stats.children_spawned++;
+	nrunning++;
+
+	c = xcalloc(1, sizeof(*c));
+	c->pid = pid;
+	c->name = xstrdup(spec->name);
+	snprintf(c->ctx, sizeof(c->ctx), "%s", ctx);
+	c->started_ms = mono_ms();
+	c->cbs = cbs;
+	c->arg = arg;
+	LIST_INSERT_HEAD(&children, c, entry);
+	if (spec->input)
+		close(pin[0]);
+	close(pout[1]);
+	close(perr[1]);
+	if ((spec->input && (c->in = pipe_bev(pin[1], c)) == NULL) ||
+	    (c->out = pipe_bev(pout[0], c)) == NULL ||
+	    (c->err = pipe_bev(perr[0], c)) == NULL)
+		fatalx("cannot set up pipes for pid %d", (int)pid);
+	if (c->in != NULL) {
+		bufferevent_setcb(c->in, NULL, child_in_write_cb,
+		    child_pipe_event_cb, c);
+		bufferevent_setwatermark(c->in, EV_WRITE,
+		    CHILD_STDIN_HIGH / 4, 0);
+		bufferevent_enable(c->in, EV_WRITE);
+	}
+	bufferevent_setcb(c->out, child_out_read_cb, NULL,
+	    child_pipe_event_cb, c);
+	bufferevent_enable(c->out, EV_READ);
+	bufferevent_setcb(c->err, child_err_read_cb, NULL,
+	    child_pipe_event_cb, c);
+	bufferevent_enable(c->err, EV_READ);
+	c->timer = evtimer_new(cbase, child_timer_cb, c);
+	tv.tv_sec = spec->timeout_s > 0 ? spec->timeout_s : timeout_s;
+	tv.tv_usec = 0;
+	evtimer_add(c->timer, &tv);
+	log_ctx(LOG_DEBUG, c->ctx, "started %s (pid %d)", c->name, (int)pid);
+	return c;
+
+fail_fds:
+	for (r = 0; r < 2; r++) {
+		if (pin[r] >= 0)
+			close(pin[r]);
+		if (pout[r] >= 0)
+			close(pout[r]);
+		if (perr[r] >= 0)
+			close(perr[r]);
+	}
+	return NULL;
+}
+
+void
+children_reap(void)
+{
+	struct child	*c, *next;
+	siginfo_t	 si;
+
+	for (c = LIST_FIRST(&children); c != NULL; c = next) {
+		next = LIST_NEXT(c, entry);
+		if (c->reaped)
+			continue;
+		memset(&si, 0, sizeof(si));
+		if (waitid(P_PID, (id_t)c->pid, &si, WEXITED | WNOHANG |
+		    WNOWAIT) != 0 || si.si_pid != c->pid)
+			continue;
+		/*
+		 * The leader is a zombie, so its pgid is still ours: kill
+		 * what it left behind in its group (they would hold the
+		 * pipes open), then reap it.
+		 */
+		(void)killpg(c->pid, SIGKILL);
+		if (waitpid(c->pid, &c->status, 0) != c->pid)
+			continue;
+		c->reaped = 1;
+		log_ctx(LOG_DEBUG, c->ctx, "%s (pid %d) exited, status 0x%x",
+		    c->name, (int)c->pid, c->status);
+		if (c->out != NULL || c->err != NULL) {
+			/* EOF is due at once; bound the wait if it is not. */
+			struct timeval tv = { KILL_GRACE_S, 0 };
+
+			evtimer_add(c->timer, &tv);
+		}
+		child_finish_check(c);
+	}
+}
+
+void
+children_signal(int sig)
+{
+	struct child *c;
+
+	LIST_FOREACH(c, &children, entry)
+		signal_group(c, sig);
+}
+
+unsigned
+children_running(void)
+{
+	return nrunning;
+}
+
+void
+children_foreach(void (*fn)(pid_t, const char *, long long, void *), void *arg)
+{
+	struct child	*c;
+	long long	 now = mono_ms();
+
+	LIST_FOREACH(c, &children, entry)
+		if (!c->finished)
+			fn(c->pid, c->name, now - c->started_ms, arg);
+}
+
+void
+children_shutdown(void)
+{
+	struct child *c;
+
+	while ((c = LIST_FIRST(&children)) != NULL) {
+		if (!c->reaped) {
+			signal_group(c, SIGKILL);
+			while (waitpid(c->pid, &c->status, 0) < 0 &&
+			    errno == EINTR)
+				;
+			c->reaped = 1;
+		}
+		if (!c->finished) {
+			c->finished = 1;
+			nrunning--;
+		}
+		c->arg = NULL;
+		child_free(c);
+	}
+}

@@ -1,0 +1,60 @@
+/*
+ * Running a configured command: posix_spawn with its stdin, stdout and
+ * stderr as bufferevents on the loop, a timeout that signals the process
+ * group, and reaping on SIGCHLD.  The owner gets callbacks; a child whose
+ * owner went away is killed, reaped and freed on its own.
+ */
+#ifndef BROKERD_COMMAND_H
+#define BROKERD_COMMAND_H
+
+#include <sys/types.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "daemon/config.h"
+
+struct child;
+
+struct child_cbs {
+	/* New stdout bytes are in data; take what you want. */
+	void	(*out)(struct child *, struct evbuffer *data, void *arg);
+	/* The stdin buffer fell below its low mark (resume the client). */
+	void	(*drained)(struct child *, void *arg);
+	/* Reaped and both output pipes at EOF: the child is finished. */
+	void	(*done)(struct child *, void *arg);
+};
+
+#define CHILD_STDIN_HIGH	(256 * 1024)
+
+void	 child_init(struct event_base *);
+/* NULL with err set when the command cannot be started at all. */
+struct child *child_spawn(const struct command_spec *, const char *ctx,
+	    int timeout_s, const struct child_cbs *, void *arg, char *err,
+	    size_t errlen);
+/* Where input for the child goes; NULL once stdin is closed or broken. */
+struct evbuffer *child_stdin(struct child *);
+/* No more input: close stdin once what is buffered has been written. */
+void	 child_close_stdin(struct child *);
+void	 child_pause_stdout(struct child *, int pause);
+/* The owner goes away: kill the group, reap and free it later. */
+void	 child_abandon(struct child *);
+void	 child_free(struct child *);
+
+pid_t	 child_pid(const struct child *);
+int	 child_timed_out(const struct child *);
+int	 child_wait_status(const struct child *);
+/* First line of stderr, escaped for logs and replies. */
+const char *child_stderr_line(const struct child *);
+
+/* SIGCHLD: reap every finished child. */
+void	 children_reap(void);
+/* Shutdown: signal every child's group. */
+void	 children_signal(int sig);
+/* Exit: kill and reap every child, free them all. */
+void	 children_shutdown(void);
+unsigned children_running(void);
+void	 children_foreach(void (*fn)(pid_t, const char *name, long long age_ms,
+	    void *), void *arg);
+
+#endif

@@ -1,0 +1,77 @@
+/* The configuration snapshot: parsed once, immutable, reference counted. */
+#ifndef BROKERD_CONFIG_H
+#define BROKERD_CONFIG_H
+
+#include <sys/types.h>
+#include <stddef.h>
+
+enum service { SERVICE_ECHO, SERVICE_BROKER, SERVICE_CONTROL };
+
+struct listen_spec {
+	enum service	 service;
+	char		*address;	/* "*" means every address */
+	int		 port;
+	int		 line;
+};
+
+enum cmd_output { OUTPUT_RAW, OUTPUT_DF };
+
+struct command_spec {
+	char		*name;
+	char	       **argv;		/* NULL-terminated */
+	int		 argc;
+	char		*path;		/* argv[0] resolved; NULL if not found */
+	int		 input;
+	enum cmd_output	 output;
+	int		 timeout_s;	/* 0: limits.command_timeout_s */
+};
+
+struct limits {
+	int	max_clients;
+	int	max_clients_per_source;
+	int	max_children;
+	int	max_line;
+	int	idle_timeout_s;
+	int	request_timeout_s;
+	int	command_timeout_s;
+	int	shutdown_timeout_s;
+};
+
+struct config {
+	int			 refs;
+	char			*file;
+	struct listen_spec	*listen;
+	size_t			 nlisten;
+	char			*control_path;
+	mode_t			 control_mode;
+	char			*control_group;
+	int			 workers;
+	int			 slow_callback_ms;
+	int			 debug;
+	int			 log_level;
+	int			 log_facility;
+	int			 resolve_peers;
+	struct limits		 limits;
+	struct command_spec	*commands;
+	size_t			 ncommands;
+};
+
+/* "file:line: message" lines. */
+struct config_errors {
+	char	**msg;
+	size_t	  n;
+};
+
+/* NULL on error, with every problem found appended to errs. */
+struct config	*config_load(const char *file, struct config_errors *errs);
+/* The same from text already in memory; name is used in messages. */
+struct config	*config_load_string(const char *name, const char *text,
+		    struct config_errors *errs);
+struct config	*config_ref(struct config *);
+void		 config_unref(struct config *);
+const struct command_spec *config_command(const struct config *,
+		    const char *name);
+const char	*config_service_name(enum service);
+void		 config_errors_free(struct config_errors *);
+
+#endif

@@ -1,0 +1,222 @@
+/*
+ * Accepted connections: admission (max_clients, per-source limit, drain),
+ * the bufferevent, idle timeout, context strings, and closing.
+ */
+#include "autoconf.h"
+
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/bufferevent.h>
+
+#include "common/log.h"
+#include "daemon/server.h"
+#include "daemon/watch.h"
+
+#define SRC_BUCKETS	1024
+#define MAX_SINGLE_IO	(256 * 1024)
+
+/* Connections per source address, for limits.max_clients_per_source. */
+struct srcent {
+	struct srcent	*next;
+	int		 family;
+	unsigned char	 addr[16];
+	unsigned	 count;
+};
+
+static struct srcent *srcmap[SRC_BUCKETS];
+
+static size_t
+src_key(const struct sockaddr *sa, int *family, unsigned char addr[16])
+{
+	memset(addr, 0, 16);
+	*family = sa->sa_family;
+	if (sa->sa_family == AF_INET) {
+		memcpy(addr, &((const struct sockaddr_in *)(const void *)sa)->
+		    sin_addr, 4);
+		return 4;
+	}
+	if (sa->sa_family == AF_INET6) {
+		memcpy(addr, &((const struct sockaddr_in6 *)(const void *)sa)->
+		    sin6_addr, 16);
+		return 16;
+	}
+	return 0;
+}
+
+static unsigned
+src_hash(const unsigned char *addr)
+{
+	unsigned h = 2166136261u;
+	int	 i;
+
+	for (i = 0; i < 16; i++)
+		h = (h ^ addr[i]) * 16777619u;
+	return h % SRC_BUCKETS;
+}
+
+static struct srcent *
+src_get(const struct sockaddr *sa)
+{
+	struct srcent	*e;
+	unsigned char	 addr[16];
+	int		 family;
+	unsigned	 h;
+
+	if (src_key(sa, &family, addr) == 0)
+		return NULL;
+	h = src_hash(addr);
+	for (e = srcmap[h]; e != NULL; e = e->next)
+		if (e->family == family && memcmp(e->addr, addr, 16) == 0)
+			return e;
+	e = xcalloc(1, sizeof(*e));
+	e->family = family;
+	memcpy(e->addr, addr, 16);
+	e->next = srcmap[h];
+	srcmap[h] = e;
+	return e;
+}
+
+static void
+src_put(struct srcent *e)
+{
+	struct srcent **pp;
+
+	if (e == NULL || --e->count > 0)
+		return;
+	for (pp = &srcmap[src_hash(e->addr)]; *pp != NULL;
+	    pp = &(*pp)->next)
+		if (*pp == e) {
+			*pp = e->next;
+			free(e);
+			return;
+		}
+}
+
+const char *
+conn_ctx(void *arg)
+{
+	return ((struct conn *)arg)->ctx;
+}
+
+static void
+refuse(int fd, const char *peer, const char *why)
+{
+	log_info("%s: closing connection from %s", why, peer);
+	close(fd);
+}
+
+void
+conn_accept(enum service service, evutil_socket_t fd,
+    const struct sockaddr *sa, int socklen)
+{
+	const struct limits	*lim = &srv.cfg->limits;
+	struct conn		*c;
+	struct srcent		*src;
+	struct timeval		 idle;
+	char			 peer[ADDR_STRLEN];
+	int			 on = 1;
+
+	addr_format(sa, (socklen_t)socklen, peer, sizeof(peer));
+	if (srv.draining) {
+		stats.connections_refused_draining++;
+		refuse(fd, peer, "shutting down");
+		return;
+	}
+	if (srv.nconns >= (unsigned)lim->max_clients) {
+		stats.connections_refused_max_clients++;
+		refuse(fd, peer, "max_clients reached");
+		return;
+	}
+	src = src_get(sa);
+	if (src != NULL && src->count >= (unsigned)lim->max_clients_per_source) {
+		stats.connections_refused_per_source++;
+		refuse(fd, peer, "max_clients_per_source reached");
+		return;
+	}
+	if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+
+	c = xcalloc(1, sizeof(*c));
+	c->service = service;
+	c->peerlen = (socklen_t)socklen < sizeof(c->peer) ?
+	    (socklen_t)socklen : sizeof(c->peer);
+	memcpy(&c->peer, sa, c->peerlen);
+	snprintf(c->ctx, sizeof(c->ctx), "%s %s", config_service_name(service),
+	    peer);
+	c->bev = bufferevent_socket_new(srv.base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL) {
+		log_ctx(LOG_ERR, c->ctx, "cannot create bufferevent");
+		close(fd);
+		free(c);
+		return;
+	}
+	if (src != NULL)
+		src->count++;
+	c->src = src;
+	c->started_ms = mono_ms();
+	bufferevent_set_max_single_read(c->bev, MAX_SINGLE_IO);
+	bufferevent_set_max_single_write(c->bev, MAX_SINGLE_IO);
+	idle.tv_sec = lim->idle_timeout_s;
+	idle.tv_usec = 0;
+	bufferevent_set_timeouts(c->bev, &idle, &idle);
+	TAILQ_INSERT_TAIL(&srv.conns, c, entry);
+	srv.nconns++;
+	srv.nconns_svc[service]++;
+	stats.connections_accepted++;
+	log_ctx(LOG_DEBUG, c->ctx, "connection accepted");
+	switch (service) {
+	case SERVICE_ECHO:
+		echo_start(c);
+		break;
+	case SERVICE_BROKER:
+	case SERVICE_CONTROL:
+		session_start(c);
+		break;
+	}
+}
+
+static void
+conn_free(void *arg)
+{
+	free(arg);
+}
+
+void
+conn_close(struct conn *c)
+{
+	if (c->closed)
+		return;
+	c->closed = 1;
+	log_ctx(LOG_DEBUG, c->ctx, "closing");
+	if (c->svc_free != NULL)
+		c->svc_free(c);
+	bufferevent_free(c->bev);
+	c->bev = NULL;
+	src_put(c->src);
+	TAILQ_REMOVE(&srv.conns, c, entry);
+	srv.nconns--;
+	srv.nconns_svc[c->service]--;
+	stats.bytes_in += c->bytes_in;
+	stats.bytes_out += c->bytes_out;
+	/* A paused listener may be waiting for exactly this fd. */
+	listen_resume(&srv.listeners);
+	watch_defer_free(c, conn_free);
+}
+
+void
+conn_close_all(void)
+{
+	struct conn *c;
+
+	while ((c = TAILQ_FIRST(&srv.conns)) != NULL)
+		conn_close(c);
+	watch_flush();
+}

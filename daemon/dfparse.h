@@ -1,0 +1,27 @@
+/* df(1) output -> records.  Pure; no I/O. */
+#ifndef BROKERD_DFPARSE_H
+#define BROKERD_DFPARSE_H
+
+#include <stddef.h>
+
+enum { DF_FS, DF_SIZE, DF_USED, DF_AVAIL, DF_USE, DF_MOUNT, DF_NFIELDS };
+
+struct df_row {
+	char	*field[DF_NFIELDS];
+};
+
+struct df_table {
+	struct df_row	*rows;
+	size_t		 nrows;
+};
+
+extern const char *const df_field_names[DF_NFIELDS];
+
+/* 0 on success (possibly no rows); -1 with err set if there is no table. */
+int	dfparse(const char *text, size_t len, struct df_table *,
+	    char *err, size_t errlen);
+void	df_table_free(struct df_table *);
+/* Appends s with \t, \n and \\ escaped; returns bytes written (no NUL). */
+size_t	df_escape(char *dst, size_t size, const char *s);
+
+#endif

@@ -1,0 +1,279 @@
+/* Listening sockets. */
+#include "autoconf.h"
+
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "common/log.h"
+#include "daemon/listen.h"
+#include "daemon/watch.h"
+
+#define BACKOFF_MS	100
+#define EMFILE_LOG_S	10
+
+static struct event_base	*lbase;
+static listen_accept_fn		 accept_fn;
+static long long		 last_emfile_log_ms = -EMFILE_LOG_S * 1000LL;
+static unsigned long long	 emfile_suppressed;
+
+void
+listen_init(struct event_base *base, listen_accept_fn fn)
+{
+	lbase = base;
+	accept_fn = fn;
+}
+
+static const char *
+listener_ctx(void *arg)
+{
+	return ((struct listener *)arg)->name;
+}
+
+static void
+listener_accept(struct evconnlistener *lev, evutil_socket_t fd,
+    struct sockaddr *sa, int len, void *arg)
+{
+	struct listener *l = arg;
+
+	(void)lev;
+	accept_fn(l->service, fd, sa, len);
+}
+WATCH_LISTENER_CB(listener_accept_cb, listener_accept, listener_ctx)
+
+static void
+listener_backoff(evutil_socket_t fd, short what, void *arg)
+{
+	struct listener *l = arg;
+
+	(void)fd;
+	(void)what;
+	if (l->paused) {
+		l->paused = 0;
+		evconnlistener_enable(l->lev);
+	}
+}
+WATCH_EVENT_CB(listener_backoff_cb, listener_backoff, listener_ctx)
+
+static void
+listener_error(struct evconnlistener *lev, void *arg)
+{
+	struct listener *l = arg;
+	struct timeval	 tv = { 0, BACKOFF_MS * 1000 };
+	int		 e = errno;
+	long long	 now = mono_ms();
+
+	(void)lev;
+	/*
+	 * libevent leaves the listener enabled after an accept error; with
+	 * a level-triggered epoll an EMFILE would then spin the loop.  Pause
+	 * and retry after a short backoff or when a connection closes.
+	 */
+	l->paused = 1;
+	evconnlistener_disable(l->lev);
+	evtimer_add(l->backoff, &tv);
+	if (now - last_emfile_log_ms >= EMFILE_LOG_S * 1000LL) {
+		if (emfile_suppressed > 0)
+			log_warnx("accept on %s: %s; pausing accepts for "
+			    "%d ms (%llu more accept errors since the last "
+			    "message)", l->name, strerror(e), BACKOFF_MS,
+			    emfile_suppressed);
+		else
+			log_warnx("accept on %s: %s; pausing accepts for "
+			    "%d ms", l->name, strerror(e), BACKOFF_MS);
+		last_emfile_log_ms = now;
+		emfile_suppressed = 0;
+	} else
+		emfile_suppressed++;
+}
+WATCH_LISTENER_ERR_CB(listener_error_cb, listener_error, listener_ctx)
+
+static int
+bind_one(const struct addrinfo *ai, char *err, size_t errlen)
+{
+	char	name[ADDR_STRLEN];
+	int	fd, on = 1;
+
+	addr_format(ai->ai_addr, ai->ai_addrlen, name, sizeof(name));
+	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, ai->ai_protocol);
+	if (fd < 0) {
+		snprintf(err, errlen, "socket for %s: %s", name,
+		    strerror(errno));
+		return -1;
+	}
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 ||
+	    (ai->ai_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
+	    IPV6_V6ONLY, &on, sizeof(on)) != 0)) {
+		snprintf(err, errlen, "setsockopt on %s: %s", name,
+		    strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+		snprintf(err, errlen, "cannot bind %s: %s", name,
+		    strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (listen(fd, SOMAXCONN) != 0) {
+		snprintf(err, errlen, "cannot listen on %s: %s", name,
+		    strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int
+is_loopback(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)(const void *)sa)->
+		    sin_addr.s_addr) >> 24) == 127;
+	if (sa->sa_family == AF_INET6)
+		return IN6_IS_ADDR_LOOPBACK(
+		    &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr);
+	return 0;
+}
+
+int
+listen_open(const struct listen_spec *spec, struct listener_list *out,
+    char *err, size_t errlen)
+{
+	struct addrinfo		 hints, *res, *ai;
+	struct listener_list	 opened = TAILQ_HEAD_INITIALIZER(opened);
+	struct listener		*l;
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen;
+	char			 port[8];
+	int			 fd, r;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	snprintf(port, sizeof(port), "%d", spec->port);
+	r = getaddrinfo(strcmp(spec->address, "*") == 0 ? NULL :
+	    spec->address, port, &hints, &res);
+	if (r != 0) {
+		snprintf(err, errlen, "cannot resolve %s: %s", spec->address,
+		    r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r));
+		return -1;
+	}
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		char	name[ADDR_STRLEN];
+		int	dup = 0;
+
+		if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
+			continue;
+		/* Resolvers repeat addresses (two ::1 lines in /etc/hosts). */
+		addr_format(ai->ai_addr, ai->ai_addrlen, name, sizeof(name));
+		for (struct addrinfo *p = res; p != ai; p = p->ai_next)
+			if (p->ai_addrlen == ai->ai_addrlen &&
+			    memcmp(p->ai_addr, ai->ai_addr,
+			    ai->ai_addrlen) == 0)
+				dup = 1;
+		if (dup)
+			continue;
+		if ((fd = bind_one(ai, err, errlen)) < 0)
+			goto fail;
+		l = xcalloc(1, sizeof(*l));
+		l->service = spec->service;
+		l->address = xstrdup(spec->address);
+		l->port = spec->port;
+		sslen = sizeof(ss);
+		if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == 0)
+			addr_format((struct sockaddr *)&ss, sslen, l->name,
+			    sizeof(l->name));
+		else
+			snprintf(l->name, sizeof(l->name), "%s", name);
+		l->lev = evconnlistener_new(lbase, listener_accept_cb, l,
+		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC |
+		    LEV_OPT_DISABLED, -1, fd);
+		if (l->lev == NULL) {
+			snprintf(err, errlen, "evconnlistener for %s failed",
+			    name);
+			close(fd);
+			free(l->address);
+			free(l);
+			goto fail;
+		}
+		evconnlistener_set_error_cb(l->lev, listener_error_cb);
+		l->backoff = evtimer_new(lbase, listener_backoff_cb, l);
+		TAILQ_INSERT_TAIL(&opened, l, entry);
+		if (!is_loopback(ai->ai_addr))
+			log_notice("%s listener on non-loopback address %s",
+			    config_service_name(spec->service), l->name);
+	}
+	freeaddrinfo(res);
+	if (TAILQ_EMPTY(&opened)) {
+		snprintf(err, errlen, "%s resolves to no IPv4 or IPv6 address",
+		    spec->address);
+		return -1;
+	}
+	while ((l = TAILQ_FIRST(&opened)) != NULL) {
+		TAILQ_REMOVE(&opened, l, entry);
+		TAILQ_INSERT_TAIL(out, l, entry);
+	}
+	return 0;
+fail:
+	freeaddrinfo(res);
+	listen_free_all(&opened);
+	return -1;
+}
+
+void
+listen_enable(struct listener_list *list)
+{
+	struct listener *l;
+
+	TAILQ_FOREACH(l, list, entry) {
+		if (evconnlistener_enable(l->lev) != 0)
+			log_warnx("cannot enable listener %s", l->name);
+		log_info("listening on %s (%s)", l->name,
+		    config_service_name(l->service));
+	}
+}
+
+void
+listen_free(struct listener *l)
+{
+	evconnlistener_free(l->lev);
+	event_free(l->backoff);
+	free(l->address);
+	free(l);
+}
+
+void
+listen_free_all(struct listener_list *list)
+{
+	struct listener *l;
+
+	while ((l = TAILQ_FIRST(list)) != NULL) {
+		TAILQ_REMOVE(list, l, entry);
+		listen_free(l);
+	}
+}
+
+void
+listen_resume(struct listener_list *list)
+{
+	struct listener *l;
+
+	TAILQ_FOREACH(l, list, entry)
+		if (l->paused) {
+			l->paused = 0;
+			evtimer_del(l->backoff);
+			evconnlistener_enable(l->lev);
+		}
+}

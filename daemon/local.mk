@@ -1,0 +1,24 @@
+# daemon/: libbrokerd (everything) and a thin main.c.
+noinst_LIBRARIES += daemon/libbrokerd.a
+daemon_libbrokerd_a_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) \
+	$(LIBEVENT_PTHREADS_CFLAGS) $(LIBCONFIG_CFLAGS) $(LIBSYSTEMD_CFLAGS)
+daemon_libbrokerd_a_SOURCES = \
+	daemon/brokerd.c daemon/brokerd.h \
+	daemon/command.c daemon/command.h \
+	daemon/dfparse.c daemon/dfparse.h \
+	daemon/config.c daemon/config.h \
+	daemon/conn.c \
+	daemon/echo.c \
+	daemon/listen.c daemon/listen.h \
+	daemon/server.h \
+	daemon/session.c \
+	daemon/stats.c daemon/stats.h \
+	daemon/watch.c daemon/watch.h
+
+BROKERD_LIBS = daemon/libbrokerd.a common/libcommon.a \
+	$(LIBEVENT_PTHREADS_LIBS) $(LIBEVENT_LIBS) $(LIBCONFIG_LIBS) \
+	$(LIBSYSTEMD_LIBS)
+
+sbin_PROGRAMS += daemon/brokerd
+daemon_brokerd_SOURCES = daemon/main.c
+daemon_brokerd_LDADD = $(BROKERD_LIBS)

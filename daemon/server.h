@@ -1,0 +1,61 @@
+/* Daemon-wide state, owned by the event loop thread. */
+#ifndef BROKERD_SERVER_H
+#define BROKERD_SERVER_H
+
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include <event2/event.h>
+#include <event2/bufferevent.h>
+
+#include "common/util.h"
+#include "daemon/config.h"
+#include "daemon/listen.h"
+#include "daemon/stats.h"
+
+struct conn {
+	TAILQ_ENTRY(conn)	 entry;
+	enum service		 service;
+	struct bufferevent	*bev;
+	struct sockaddr_storage	 peer;
+	socklen_t		 peerlen;
+	char			 ctx[16 + ADDR_STRLEN];	/* "echo 1.2.3.4:5" */
+	struct srcent		*src;
+	void			*svc;		/* the service's state */
+	void		       (*svc_free)(struct conn *);
+	unsigned long long	 bytes_in;
+	unsigned long long	 bytes_out;
+	long long		 started_ms;
+	int			 closed;
+};
+TAILQ_HEAD(conn_list, conn);
+
+struct server {
+	struct event_base	*base;
+	struct config		*cfg;		/* the current snapshot */
+	unsigned long		 generation;
+	const char		*config_file;
+	int			 foreground;
+	int			 debug;
+	int			 draining;
+	long long		 start_ms;
+	struct listener_list	 listeners;
+	struct conn_list	 conns;
+	unsigned		 nconns;
+	unsigned		 nconns_svc[3];
+};
+
+extern struct server srv;
+
+/* conn.c */
+void		 conn_accept(enum service, evutil_socket_t,
+		    const struct sockaddr *, int socklen);
+void		 conn_close(struct conn *);
+const char	*conn_ctx(void *conn);
+void		 conn_close_all(void);
+
+/* Services. */
+void		 echo_start(struct conn *);
+void		 session_start(struct conn *);
+
+#endif

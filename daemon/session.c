@@ -1,0 +1,596 @@
+/*
+ * The broker protocol, server side: request lines in, replies out in
+ * order, commands wired between the client and a child with backpressure
+ * both ways.  See brokerd-protocol(7).
+ */
+#include "autoconf.h"
+
+#include <sys/wait.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+
+#include "common/log.h"
+#include "common/proto.h"
+#include "daemon/command.h"
+#include "daemon/dfparse.h"
+#include "daemon/server.h"
+#include "daemon/watch.h"
+
+#define OUT_HIGH	(256 * 1024)
+#define OUT_LOW		(64 * 1024)
+#define IN_MAX		(64 * 1024)	/* unparsed input while busy */
+#define DF_MAX		(1024 * 1024)	/* df output we are willing to parse */
+#define SLEEP_MAX_MS	10000
+
+enum input { INPUT_NONE, INPUT_FORWARD, INPUT_DISCARD };
+
+struct session {
+	struct conn		*conn;
+	struct proto_parser	 parser;
+	struct event		*req_timer;
+	struct config		*cfg;	/* held while a command runs */
+	const struct command_spec *cmd;
+	struct child		*child;
+	struct evbuffer		*dfout;
+	size_t			 dfdropped;
+	enum input		 input;
+	int			 running;
+	int			 eof;
+	int			 closing;
+};
+
+static void	session_process(struct session *);
+
+static const char *
+session_ctx(void *arg)
+{
+	return ((struct session *)arg)->conn->ctx;
+}
+
+static void LOG_PRINTF(3, 4)
+session_final(struct session *s, int code, const char *fmt, ...)
+{
+	struct evbuffer	*out = bufferevent_get_output(s->conn->bev);
+	char		 text[512];
+	va_list		 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	if (code == 0)
+		evbuffer_add_printf(out, text[0] ? "OK %s\n" : "OK\n", text);
+	else {
+		stats_count_error(code);
+		evbuffer_add_printf(out, "ERR %d %s\n", code, text);
+		log_ctx(code >= 500 ? LOG_WARNING : LOG_INFO, s->conn->ctx,
+		    "ERR %d %s", code, text);
+	}
+}
+
+/* Frames the whole of buf as DATA (at most PROTO_MAX_FRAME each). */
+static void
+session_data(struct session *s, struct evbuffer *buf)
+{
+	struct evbuffer	*out = bufferevent_get_output(s->conn->bev);
+	char		 hdr[PROTO_DATA_HDR_MAX];
+	size_t		 n;
+
+	while ((n = evbuffer_get_length(buf)) > 0) {
+		if (n > PROTO_MAX_FRAME)
+			n = PROTO_MAX_FRAME;
+		evbuffer_add(out, hdr, proto_data_header(hdr, n));
+		evbuffer_remove_buffer(buf, out, n);
+	}
+}
+
+/* A framing error: answer, then close once the answer is out. */
+static void LOG_PRINTF(3, 4)
+session_fail(struct session *s, int code, const char *fmt, ...)
+{
+	char	text[256];
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	if (s->child != NULL) {
+		child_abandon(s->child);
+		s->child = NULL;
+	}
+	session_final(s, code, "%s", text);
+	s->closing = 1;
+	s->input = INPUT_NONE;
+	bufferevent_disable(s->conn->bev, EV_READ);
+	bufferevent_setwatermark(s->conn->bev, EV_WRITE, 0, 0);
+	if (evbuffer_get_length(bufferevent_get_output(s->conn->bev)) == 0)
+		conn_close(s->conn);
+}
+
+static void
+emit_stat(const char *key, const char *value, void *arg)
+{
+	evbuffer_add_printf(arg, "%s\t%s\n", key, value);
+}
+
+static void
+reply_stats(struct session *s)
+{
+	struct evbuffer *buf = evbuffer_new();
+
+	stats_report(emit_stat, buf);
+	session_data(s, buf);
+	evbuffer_free(buf);
+	session_final(s, 0, "%s", "");
+}
+
+static void
+reply_df(struct session *s, const char *warning)
+{
+	struct df_table	 t;
+	struct evbuffer	*buf;
+	char		 err[256], field[1024];
+	size_t		 len = evbuffer_get_length(s->dfout), i;
+	int		 j;
+
+	if (s->dfdropped > 0) {
+		session_final(s, 502, "%s output is larger than %d bytes",
+		    s->cmd->name, DF_MAX);
+		return;
+	}
+	if (dfparse((const char *)evbuffer_pullup(s->dfout, -1), len, &t, err,
+	    sizeof(err)) != 0) {
+		if (warning != NULL)
+			session_final(s, 502, "%s", warning);
+		else
+			session_final(s, 502, "%s: %s", s->cmd->name, err);
+		return;
+	}
+	if (warning != NULL && t.nrows == 0) {
+		session_final(s, 502, "%s", warning);
+		df_table_free(&t);
+		return;
+	}
+	buf = evbuffer_new();
+	for (j = 0; j < DF_NFIELDS; j++)
+		evbuffer_add_printf(buf, "%s%c", df_field_names[j],
+		    j == DF_NFIELDS - 1 ? '\n' : '\t');
+	for (i = 0; i < t.nrows; i++)
+		for (j = 0; j < DF_NFIELDS; j++) {
+			evbuffer_add(buf, field, df_escape(field,
+			    sizeof(field), t.rows[i].field[j]));
+			evbuffer_add(buf, j == DF_NFIELDS - 1 ? "\n" : "\t", 1);
+		}
+	session_data(s, buf);
+	evbuffer_free(buf);
+	if (warning != NULL) {
+		log_ctx(LOG_WARNING, s->conn->ctx, "%s", warning);
+		session_final(s, 0, "%zu warning: %s", t.nrows, warning);
+	} else
+		session_final(s, 0, "%zu", t.nrows);
+	df_table_free(&t);
+}
+
+static void
+child_out(struct child *ch, struct evbuffer *data, void *arg)
+{
+	struct session	*s = arg;
+	struct evbuffer	*out = bufferevent_get_output(s->conn->bev);
+	size_t		 n = evbuffer_get_length(data), room;
+
+	if (s->cmd->output == OUTPUT_DF) {
+		room = DF_MAX - evbuffer_get_length(s->dfout);
+		if (n > room) {
+			s->dfdropped += n - room;
+			evbuffer_remove_buffer(data, s->dfout, room);
+			evbuffer_drain(data, n - room);
+		} else
+			evbuffer_add_buffer(s->dfout, data);
+		return;
+	}
+	session_data(s, data);
+	/* The client is slower than the child: let the pipe fill up. */
+	if (evbuffer_get_length(out) > OUT_HIGH)
+		child_pause_stdout(ch, 1);
+}
+
+static void
+child_drained(struct child *ch, void *arg)
+{
+	(void)ch;
+	session_process(arg);
+}
+
+static void
+child_done(struct child *ch, void *arg)
+{
+	struct session	*s = arg;
+	const char	*name = s->cmd->name, *line = child_stderr_line(ch);
+	char		 warning[400];
+	int		 st = child_wait_status(ch);
+
+	if (child_timed_out(ch)) {
+		int t = s->cmd->timeout_s > 0 ? s->cmd->timeout_s :
+		    s->cfg->limits.command_timeout_s;
+
+		session_final(s, 504, "%s timed out after %d s", name, t);
+	} else if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
+		if (s->cmd->output == OUTPUT_DF)
+			reply_df(s, NULL);
+		else
+			session_final(s, 0, "%s", "");
+	} else {
+		if (WIFEXITED(st))
+			snprintf(warning, sizeof(warning),
+			    "%s exited with status %d%s%s", name,
+			    WEXITSTATUS(st), *line ? ": " : "", line);
+		else
+			snprintf(warning, sizeof(warning),
+			    "%s killed by signal %d%s%s", name,
+			    WTERMSIG(st), *line ? ": " : "", line);
+		if (s->cmd->output == OUTPUT_DF)
+			reply_df(s, warning);
+		else
+			session_final(s, 502, "%s", warning);
+	}
+	child_free(ch);
+	s->child = NULL;
+	s->running = 0;
+	s->cmd = NULL;
+	config_unref(s->cfg);
+	s->cfg = NULL;
+	if (s->dfout != NULL) {
+		evbuffer_free(s->dfout);
+		s->dfout = NULL;
+	}
+	if (s->input == INPUT_FORWARD)
+		s->input = INPUT_DISCARD;
+	session_process(s);
+}
+
+static const struct child_cbs session_child_cbs = {
+	child_out, child_drained, child_done
+};
+
+static void
+start_command(struct session *s, const struct command_spec *cmd)
+{
+	char err[512];
+
+	if (children_running() >= (unsigned)srv.cfg->limits.max_children) {
+		session_final(s, 429, "busy: %u commands running",
+		    children_running());
+		return;
+	}
+	s->child = child_spawn(cmd, s->conn->ctx,
+	    srv.cfg->limits.command_timeout_s, &session_child_cbs, s, err,
+	    sizeof(err));
+	if (s->child == NULL) {
+		session_final(s, 502, "%s", err);
+		return;
+	}
+	s->running = 1;
+	s->cfg = config_ref(srv.cfg);
+	s->cmd = cmd;
+	if (cmd->output == OUTPUT_DF)
+		s->dfout = evbuffer_new();
+	s->dfdropped = 0;
+	if (cmd->input)
+		s->input = INPUT_FORWARD;
+}
+
+/* Splits line into at most max words; returns the count, -1 if more. */
+static int
+split(char *line, char **w, int max)
+{
+	int n = 0;
+
+	for (;;) {
+		while (*line == ' ' || *line == '\t')
+			line++;
+		if (*line == '\0')
+			return n;
+		if (n == max)
+			return -1;
+		w[n++] = line;
+		while (*line != '\0' && *line != ' ' && *line != '\t')
+			line++;
+		if (*line != '\0')
+			*line++ = '\0';
+	}
+}
+
+static void
+session_request(struct session *s, char *line, size_t len)
+{
+	const struct command_spec	*cmd;
+	char				*w[3], esc[64];
+	int				 n;
+	long				 ms;
+
+	if (memchr(line, '\0', len) != NULL) {
+		stats_count_request("other");
+		session_final(s, 400, "NUL byte in request line");
+		return;
+	}
+	if ((n = split(line, w, 3)) == 0)
+		return;		/* blank lines are ignored */
+	stats_count_request(w[0]);
+	if (log_enabled(LOG_DEBUG)) {
+		str_escape(esc, sizeof(esc), w[0], strlen(w[0]), 32);
+		log_ctx(LOG_DEBUG, s->conn->ctx, "request %s", esc);
+	}
+	/* UPPER and RUN always carry input up to END, even when refused. */
+	if (strcasecmp(w[0], "UPPER") == 0 || strcasecmp(w[0], "RUN") == 0)
+		s->input = INPUT_DISCARD;
+	if (srv.draining) {
+		session_final(s, 503, "shutting down");
+		return;
+	}
+	if (strcasecmp(w[0], "PING") == 0 && n == 1)
+		session_final(s, 0, "pong");
+	else if (strcasecmp(w[0], "VERSION") == 0 && n == 1)
+		session_final(s, 0, "brokerd %s", PACKAGE_VERSION);
+	else if (strcasecmp(w[0], "STATS") == 0 && n == 1)
+		reply_stats(s);
+	else if (strcasecmp(w[0], "DF") == 0 && n == 1) {
+		if ((cmd = config_command(srv.cfg, "df")) == NULL)
+			session_final(s, 404, "no df command configured");
+		else
+			start_command(s, cmd);
+	} else if (strcasecmp(w[0], "UPPER") == 0 && n == 1) {
+		if ((cmd = config_command(srv.cfg, "upper")) == NULL)
+			session_final(s, 404, "no upper command configured");
+		else
+			start_command(s, cmd);
+	} else if (strcasecmp(w[0], "RUN") == 0 && n == 2) {
+		if ((cmd = config_command(srv.cfg, w[1])) == NULL) {
+			str_escape(esc, sizeof(esc), w[1], strlen(w[1]), 40);
+			session_final(s, 404, "unknown command \"%s\"", esc);
+		} else
+			start_command(s, cmd);
+	} else if (strcasecmp(w[0], "SLEEP") == 0 && srv.debug) {
+		char *end;
+
+		ms = n == 2 ? strtol(w[1], &end, 10) : -1;
+		if (n != 2 || *end != '\0' || ms < 0 || ms > SLEEP_MAX_MS)
+			session_final(s, 400, "usage: SLEEP <0-%d>",
+			    SLEEP_MAX_MS);
+		else {
+			/* Blocks the loop on purpose: a slow callback. */
+			usleep((useconds_t)ms * 1000);
+			session_final(s, 0, "slept %ld ms", ms);
+		}
+	} else if (strcasecmp(w[0], "PING") == 0 ||
+	    strcasecmp(w[0], "VERSION") == 0 ||
+	    strcasecmp(w[0], "STATS") == 0 || strcasecmp(w[0], "DF") == 0 ||
+	    strcasecmp(w[0], "UPPER") == 0 || strcasecmp(w[0], "RUN") == 0)
+		session_final(s, 400, "wrong number of arguments for %s",
+		    w[0]);
+	else {
+		str_escape(esc, sizeof(esc), w[0], strlen(w[0]), 40);
+		session_final(s, 404, "unknown command \"%s\"", esc);
+	}
+}
+
+static void
+session_input_line(struct session *s, const char *line)
+{
+	if (*line == '\0')
+		return;		/* blank lines are ignored here too */
+	if (strcasecmp(line, "END") != 0) {
+		session_fail(s, 400, "expected DATA or END");
+		return;
+	}
+	if (s->input == INPUT_FORWARD && s->child != NULL)
+		child_close_stdin(s->child);
+	s->input = INPUT_NONE;
+}
+
+/* Whether input may be consumed now; otherwise reading waits. */
+static int
+session_can_consume(struct session *s)
+{
+	struct evbuffer *out = bufferevent_get_output(s->conn->bev), *cin;
+
+	if (s->closing)
+		return 0;
+	if (s->input == INPUT_FORWARD) {
+		cin = s->child != NULL ? child_stdin(s->child) : NULL;
+		return cin == NULL || evbuffer_get_length(cin) <
+		    CHILD_STDIN_HIGH;
+	}
+	if (s->input == INPUT_DISCARD)
+		return 1;
+	return !s->running && evbuffer_get_length(out) <= OUT_HIGH;
+}
+
+static void
+session_process(struct session *s)
+{
+	struct bufferevent	*bev = s->conn->bev;
+	struct evbuffer		*in = bufferevent_get_input(bev), *cin;
+	struct evbuffer_iovec	 v;
+	struct proto_event	 ev;
+	size_t			 n;
+
+	while (evbuffer_get_length(in) > 0 && session_can_consume(s)) {
+		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+			break;
+		n = proto_feed(&s->parser, v.iov_base, v.iov_len, &ev);
+		if (ev.kind == PROTO_DATA && ev.len > 0 &&
+		    s->input == INPUT_FORWARD && s->child != NULL &&
+		    (cin = child_stdin(s->child)) != NULL)
+			evbuffer_remove_buffer(in, cin, n);
+		else
+			evbuffer_drain(in, n);
+		switch (ev.kind) {
+		case PROTO_NONE:
+		case PROTO_DATA:
+			if (s->input == INPUT_NONE &&
+			    (ev.kind == PROTO_DATA ||
+			    proto_in_frame(&s->parser)))
+				session_fail(s, 400, "DATA frame outside a "
+				    "request's input");
+			break;
+		case PROTO_LINE:
+			if (s->input != INPUT_NONE)
+				session_input_line(s, ev.line);
+			else
+				session_request(s, (char *)ev.line, ev.len);
+			break;
+		case PROTO_ERR_LONG:
+			session_fail(s, 413, "request line longer than %zu "
+			    "bytes", s->parser.max_line);
+			break;
+		case PROTO_ERR_FRAME:
+			session_fail(s, 400, "malformed DATA frame header");
+			break;
+		}
+		if (s->conn->closed)
+			return;
+	}
+	if (s->closing)
+		return;
+
+	/* A request line that started must end within request_timeout_s. */
+	if (s->input == INPUT_NONE && !s->running && s->parser.linelen > 0) {
+		if (!evtimer_pending(s->req_timer, NULL)) {
+			struct timeval tv = {
+			    srv.cfg->limits.request_timeout_s, 0 };
+
+			evtimer_add(s->req_timer, &tv);
+		}
+	} else
+		evtimer_del(s->req_timer);
+
+	if (s->eof) {
+		if (s->input != INPUT_NONE) {
+			session_fail(s, 400, "connection closed before END");
+			return;
+		}
+		if (!s->running && evbuffer_get_length(in) == 0) {
+			s->closing = 1;
+			bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
+			if (evbuffer_get_length(bufferevent_get_output(bev))
+			    == 0)
+				conn_close(s->conn);
+		}
+		return;
+	}
+	if (evbuffer_get_length(in) >= IN_MAX && !session_can_consume(s))
+		bufferevent_disable(bev, EV_READ);
+	else if (!session_can_consume(s) && s->input == INPUT_FORWARD)
+		bufferevent_disable(bev, EV_READ);
+	else
+		bufferevent_enable(bev, EV_READ);
+}
+
+static void
+session_read(struct bufferevent *bev, void *arg)
+{
+	struct session *s = arg;
+
+	s->conn->bytes_in += evbuffer_get_length(bufferevent_get_input(bev));
+	session_process(s);
+}
+WATCH_BEV_DATA_CB(session_read_cb, session_read, session_ctx)
+
+static void
+session_write(struct bufferevent *bev, void *arg)
+{
+	struct session *s = arg;
+
+	if (s->closing) {
+		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+			conn_close(s->conn);
+		return;
+	}
+	if (s->child != NULL)
+		child_pause_stdout(s->child, 0);
+	session_process(s);
+}
+WATCH_BEV_DATA_CB(session_write_cb, session_write, session_ctx)
+
+static void
+session_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct session *s = arg;
+
+	if (what & BEV_EVENT_EOF) {
+		s->eof = 1;
+		bufferevent_disable(bev, EV_READ);
+		session_process(s);
+		return;
+	}
+	if (what & BEV_EVENT_TIMEOUT) {
+		if (s->running) {
+			/* Busy on the client's behalf: not idle. */
+			bufferevent_enable(bev, what & BEV_EVENT_READING ?
+			    EV_READ : EV_WRITE);
+			return;
+		}
+		log_ctx(LOG_INFO, s->conn->ctx, "idle for %d s, closing",
+		    srv.cfg->limits.idle_timeout_s);
+		stats.connections_idle_closed++;
+	} else if (what & BEV_EVENT_ERROR)
+		log_ctx(LOG_DEBUG, s->conn->ctx, "%s: %s",
+		    what & BEV_EVENT_READING ? "read" : "write",
+		    strerror(EVUTIL_SOCKET_ERROR()));
+	conn_close(s->conn);
+}
+WATCH_BEV_EVENT_CB(session_event_cb, session_event, session_ctx)
+
+static void
+session_req_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+
+	(void)fd;
+	(void)what;
+	session_fail(s, 504, "request timed out");
+}
+WATCH_EVENT_CB(session_req_timeout_cb, session_req_timeout, session_ctx)
+
+static void
+session_free(struct conn *c)
+{
+	struct session *s = c->svc;
+
+	if (s->child != NULL)
+		child_abandon(s->child);
+	event_free(s->req_timer);
+	proto_free(&s->parser);
+	if (s->dfout != NULL)
+		evbuffer_free(s->dfout);
+	config_unref(s->cfg);
+	/* Callbacks of ours may still be on the stack: free after them. */
+	watch_defer_free(s, free);
+	c->svc = NULL;
+}
+
+void
+session_start(struct conn *c)
+{
+	struct session *s = xcalloc(1, sizeof(*s));
+
+	s->conn = c;
+	proto_init(&s->parser, (size_t)srv.cfg->limits.max_line,
+	    PROTO_MAX_FRAME);
+	s->req_timer = evtimer_new(srv.base, session_req_timeout_cb, s);
+	c->svc = s;
+	c->svc_free = session_free;
+	bufferevent_setcb(c->bev, session_read_cb, session_write_cb,
+	    session_event_cb, s);
+	bufferevent_setwatermark(c->bev, EV_WRITE, OUT_LOW, 0);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+}

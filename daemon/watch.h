@@ -1,0 +1,85 @@
+/*
+ * Every libevent callback runs through one timing wrapper: the WATCH_*
+ * macros define the function libevent calls, which times the real body on
+ * CLOCK_MONOTONIC and reports it when it ran longer than the threshold.
+ * Objects freed inside a callback go through watch_defer_free() so the
+ * wrapper can still name their context afterwards.
+ */
+#ifndef BROKERD_WATCH_H
+#define BROKERD_WATCH_H
+
+#include <event2/event.h>
+#include <event2/bufferevent.h>
+#include <event2/listener.h>
+
+#define WATCH_NBUCKETS 6
+
+struct watch_stats {
+	unsigned long long	 calls;
+	unsigned long long	 slow;
+	unsigned long long	 hist[WATCH_NBUCKETS];
+	long long		 slowest_ns;
+	const char		*slowest_name;
+};
+
+typedef const char *(*watch_ctx_fn)(void *arg);
+
+extern int watch_enabled;
+
+void	watch_set_threshold_ms(int ms);
+long long watch_start(void);
+void	watch_stop(long long t0, const char *name, watch_ctx_fn ctx,
+	    void *arg);
+void	watch_defer_free(void *p, void (*fn)(void *));
+void	watch_get_stats(struct watch_stats *);
+const char *watch_bucket_name(int i);
+/* Frees whatever is deferred; called at shutdown. */
+void	watch_flush(void);
+
+#define WATCH_EVENT_CB(name, body, ctx)					\
+static void								\
+name(evutil_socket_t fd_, short what_, void *arg_)			\
+{									\
+	long long t0_ = watch_start();					\
+	body(fd_, what_, arg_);						\
+	watch_stop(t0_, #name, (watch_ctx_fn)(ctx), arg_);		\
+}
+
+#define WATCH_BEV_DATA_CB(name, body, ctx)				\
+static void								\
+name(struct bufferevent *bev_, void *arg_)				\
+{									\
+	long long t0_ = watch_start();					\
+	body(bev_, arg_);						\
+	watch_stop(t0_, #name, (watch_ctx_fn)(ctx), arg_);		\
+}
+
+#define WATCH_BEV_EVENT_CB(name, body, ctx)				\
+static void								\
+name(struct bufferevent *bev_, short what_, void *arg_)		\
+{									\
+	long long t0_ = watch_start();					\
+	body(bev_, what_, arg_);					\
+	watch_stop(t0_, #name, (watch_ctx_fn)(ctx), arg_);		\
+}
+
+#define WATCH_LISTENER_CB(name, body, ctx)				\
+static void								\
+name(struct evconnlistener *l_, evutil_socket_t fd_,			\
+    struct sockaddr *sa_, int len_, void *arg_)				\
+{									\
+	long long t0_ = watch_start();					\
+	body(l_, fd_, sa_, len_, arg_);					\
+	watch_stop(t0_, #name, (watch_ctx_fn)(ctx), arg_);		\
+}
+
+#define WATCH_LISTENER_ERR_CB(name, body, ctx)				\
+static void								\
+name(struct evconnlistener *l_, void *arg_)				\
+{									\
+	long long t0_ = watch_start();					\
+	body(l_, arg_);							\
+	watch_stop(t0_, #name, (watch_ctx_fn)(ctx), arg_);		\
+}
+
+#endif

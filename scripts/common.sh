@@ -1,0 +1,39 @@
+# Shared by scripts/run and scripts/check: install what is missing,
+# bootstrap, configure and build.  Idempotent: a second run only rebuilds.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+
+need_pkgs() {
+	missing=
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+		    grep -q 'install ok installed' || missing="$missing $p"
+	done
+	if [ -n "$missing" ]; then
+		echo "installing:$missing"
+		sudo=
+		[ "$(id -u)" -eq 0 ] || sudo=sudo
+		$sudo apt-get update -qq || true
+		DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
+		    --no-install-recommends $missing
+	fi
+}
+
+build() {
+	# $1: build directory, rest: configure options
+	dir=$1
+	shift
+	if [ ! -x configure ] || [ configure.ac -nt configure ]; then
+		autoreconf -fi
+	fi
+	mkdir -p "$dir"
+	stamp="$dir/.configure-args"
+	if [ ! -f "$dir/Makefile" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$*" ]; then
+		(cd "$dir" && "$top/configure" "$@")
+		echo "$*" > "$stamp"
+	fi
+	make -C "$dir" -j"$(nproc)"
+}
+
+BUILD_PKGS="build-essential autoconf automake libtool pkg-config libevent-dev libconfig-dev libsystemd-dev"

@@ -1,0 +1,1 @@
+# systemd/: units with configure's paths substituted.

@@ -1,0 +1,596 @@
+/* Integration test harness. */
+#include "autoconf.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/proto.h"
+#include "tests/integration/harness.h"
+#include "tests/tap.h"
+
+long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+msleep(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+void
+d_init(struct daemon *d)
+{
+	if (d->dir[0] != '\0')
+		return;
+	memset(d, 0, sizeof(*d));
+	snprintf(d->dir, sizeof(d->dir), "/tmp/brokerd-test.XXXXXX");
+	if (mkdtemp(d->dir) == NULL)
+		bail("mkdtemp: %s", strerror(errno));
+	snprintf(d->conf, sizeof(d->conf), "%s/brokerd.conf", d->dir);
+	snprintf(d->log, sizeof(d->log), "%s/brokerd.log", d->dir);
+	snprintf(d->pidfile, sizeof(d->pidfile), "%s/brokerd.pid", d->dir);
+}
+
+static int
+write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	if (f == NULL)
+		return -1;
+	fputs(text, f);
+	return fclose(f);
+}
+
+/* Finds "listening on 127.0.0.1:PORT (SERVICE)" in the log. */
+static int
+find_port(const char *log, const char *service)
+{
+	char		 pat[64];
+	const char	*p = log, *q;
+
+	snprintf(pat, sizeof(pat), " (%s)", service);
+	while ((p = strstr(p, "listening on ")) != NULL) {
+		p += strlen("listening on ");
+		q = strchr(p, '\n');
+		if (q == NULL)
+			break;
+		if ((size_t)(q - p) > strlen(pat) &&
+		    strncmp(q - strlen(pat), pat, strlen(pat)) == 0) {
+			const char *colon = memrchr(p, ':', (size_t)(q - p));
+
+			if (colon != NULL)
+				return atoi(colon + 1);
+		}
+	}
+	return 0;
+}
+
+int
+d_start(struct daemon *d, const char *conf_text, const char *extra)
+{
+	const char	*bin = getenv("BROKERD");
+	const char	*wrap = getenv("BROKERD_WRAPPER");
+	char		*argv[64], *wcopy = NULL, *ecopy = NULL, *tok;
+	int		 argc = 0, fd, timeout = 10000;
+	long long	 start;
+	char		*log;
+
+	d_init(d);
+	if (bin == NULL)
+		bin = "../daemon/brokerd";
+	if (conf_text != NULL && write_file(d->conf, conf_text) != 0)
+		bail("cannot write %s", d->conf);
+	if (wrap != NULL && *wrap != '\0') {
+		wcopy = strdup(wrap);
+		for (tok = strtok(wcopy, " "); tok && argc < 40;
+		    tok = strtok(NULL, " "))
+			argv[argc++] = tok;
+		timeout = 60000;
+	}
+	argv[argc++] = (char *)bin;
+	argv[argc++] = "-f";
+	argv[argc++] = "-c";
+	argv[argc++] = d->conf;
+	argv[argc++] = "-p";
+	argv[argc++] = d->pidfile;
+	if (extra != NULL) {
+		ecopy = strdup(extra);
+		for (tok = strtok(ecopy, " "); tok && argc < 62;
+		    tok = strtok(NULL, " "))
+			argv[argc++] = tok;
+	}
+	argv[argc] = NULL;
+	unlink(d->pidfile);
+	d->exited = 0;
+	d->pid = fork();
+	if (d->pid < 0)
+		bail("fork: %s", strerror(errno));
+	if (d->pid == 0) {
+		fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		dup2(fd, STDERR_FILENO);
+		dup2(fd, STDOUT_FILENO);
+		if (fd > 2)
+			close(fd);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	free(wcopy);
+	free(ecopy);
+	for (start = now_ms(); now_ms() - start < timeout; msleep(10)) {
+		if (!d_alive(d))
+			return -1;
+		if (access(d->pidfile, F_OK) == 0)
+			break;
+	}
+	if (access(d->pidfile, F_OK) != 0) {
+		diag("daemon did not start within %d ms", timeout);
+		d_stop(d, SIGKILL, 2000);
+		return -1;
+	}
+	log = d_log(d);
+	d->echo_port = find_port(log, "echo");
+	d->broker_port = find_port(log, "broker");
+	free(log);
+	return 0;
+}
+
+int
+d_alive(struct daemon *d)
+{
+	if (d->exited)
+		return 0;
+	if (waitpid(d->pid, &d->status, WNOHANG) == d->pid) {
+		d->exited = 1;
+		return 0;
+	}
+	return 1;
+}
+
+int
+d_stop(struct daemon *d, int sig, int timeout_ms)
+{
+	long long start = now_ms();
+
+	if (d->exited)
+		return d->status;
+	kill(d->pid, sig);
+	while (now_ms() - start < timeout_ms) {
+		if (!d_alive(d))
+			return d->status;
+		msleep(10);
+	}
+	diag("daemon did not exit within %d ms; killing it", timeout_ms);
+	kill(d->pid, SIGKILL);
+	waitpid(d->pid, &d->status, 0);
+	d->exited = 1;
+	return -1;
+}
+
+char *
+d_log(struct daemon *d)
+{
+	FILE	*f = fopen(d->log, "r");
+	char	*buf;
+	long	 n;
+
+	if (f == NULL)
+		return strdup("");
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	buf = malloc((size_t)n + 1);
+	n = (long)fread(buf, 1, (size_t)n, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+int
+d_log_count(struct daemon *d, const char *needle)
+{
+	char	*log = d_log(d), *p = log;
+	int	 n = 0;
+
+	while ((p = strstr(p, needle)) != NULL) {
+		n++;
+		p += strlen(needle);
+	}
+	free(log);
+	return n;
+}
+
+int
+d_log_wait(struct daemon *d, const char *needle, int count, int timeout_ms)
+{
+	long long start = now_ms();
+
+	do {
+		if (d_log_count(d, needle) >= count)
+			return 1;
+		msleep(10);
+	} while (now_ms() - start < timeout_ms);
+	return 0;
+}
+
+void
+d_cleanup(struct daemon *d)
+{
+	DIR		*dir;
+	struct dirent	*de;
+	char		 path[600];
+
+	if (getenv("KEEP_TEST_DIRS") != NULL) {
+		diag("kept %s", d->dir);
+		return;
+	}
+	if ((dir = opendir(d->dir)) != NULL) {
+		while ((de = readdir(dir)) != NULL) {
+			if (de->d_name[0] == '.')
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", d->dir,
+			    de->d_name);
+			unlink(path);
+		}
+		closedir(dir);
+	}
+	rmdir(d->dir);
+}
+
+long
+proc_rss_kb(pid_t pid)
+{
+	char	path[64], line[256];
+	FILE	*f;
+	long	 kb = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, "VmRSS:", 6) == 0)
+			kb = atol(line + 6);
+	fclose(f);
+	return kb;
+}
+
+int
+proc_nfds(pid_t pid)
+{
+	char		 path[64];
+	DIR		*dir;
+	struct dirent	*de;
+	int		 n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	if ((dir = opendir(path)) == NULL)
+		return -1;
+	while ((de = readdir(dir)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(dir);
+	return n;
+}
+
+/* Children of pid, zombies included, from /proc/PID/task/PID/children. */
+int
+proc_nchildren(pid_t pid)
+{
+	char	path[80], buf[4096];
+	FILE	*f;
+	int	 n = 0;
+	size_t	 len, i;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid,
+	    (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	len = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[len] = '\0';
+	for (i = 0; i < len; i++)
+		if (buf[i] == ' ')
+			n++;
+	return n;
+}
+
+long long
+proc_cpu_ticks(pid_t pid)
+{
+	char		 path[64], buf[1024], *p;
+	FILE		*f;
+	unsigned long	 ut, st;
+	size_t		 len;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	len = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[len] = '\0';
+	if ((p = strrchr(buf, ')')) == NULL)
+		return -1;
+	if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+	    &ut, &st) != 2)
+		return -1;
+	return (long long)ut + (long long)st;
+}
+
+int
+tcp_connect_from(const char *src, int port)
+{
+	struct sockaddr_in	sin;
+	int			fd;
+
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	if (src != NULL) {
+		inet_pton(AF_INET, src, &sin.sin_addr);
+		if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0) {
+			close(fd);
+			return -1;
+		}
+	}
+	sin.sin_port = htons((uint16_t)port);
+	inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
+	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int
+tcp_connect(int port)
+{
+	return tcp_connect_from(NULL, port);
+}
+
+ssize_t
+send_all(int fd, const void *buf, size_t len)
+{
+	const char	*p = buf;
+	size_t		 off = 0;
+	ssize_t		 n;
+
+	while (off < len) {
+		n = send(fd, p + off, len - off, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		off += (size_t)n;
+	}
+	return (ssize_t)off;
+}
+
+ssize_t
+read_to_eof(int fd, char **out, int timeout_ms)
+{
+	struct pollfd	 pfd = { fd, POLLIN, 0 };
+	size_t		 len = 0, cap = 65536;
+	char		*buf = malloc(cap);
+	long long	 start = now_ms();
+	ssize_t		 n;
+
+	for (;;) {
+		int left = timeout_ms - (int)(now_ms() - start);
+
+		if (left <= 0 || poll(&pfd, 1, left) <= 0)
+			break;
+		if (len == cap)
+			buf = realloc(buf, cap *= 2);
+		n = read(fd, buf + len, cap - len);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	*out = buf;
+	return (ssize_t)len;
+}
+
+int
+read_reply(int fd, struct reply *r, int timeout_ms)
+{
+	struct proto_parser	 p;
+	struct proto_event	 ev;
+	struct pollfd		 pfd = { fd, POLLIN, 0 };
+	char			 buf[65536];
+	size_t			 cap = 0, off, k;
+	long long		 start = now_ms();
+	ssize_t			 n;
+	const char		*text;
+
+	memset(r, 0, sizeof(*r));
+	r->code = -1;
+	proto_init(&p, 4096, PROTO_MAX_FRAME);
+	/* One byte at a time: a reply must not eat the next one's bytes. */
+	for (;;) {
+		int left = timeout_ms - (int)(now_ms() - start);
+
+		if (left <= 0 || poll(&pfd, 1, left) <= 0) {
+			snprintf(r->text, sizeof(r->text), "timeout");
+			break;
+		}
+		n = read(fd, buf, proto_in_frame(&p) ? (p.remaining < sizeof(buf) ?
+		    p.remaining : sizeof(buf)) : 1);
+		if (n <= 0) {
+			snprintf(r->text, sizeof(r->text), "eof");
+			break;
+		}
+		for (off = 0; off < (size_t)n; off += k) {
+			k = proto_feed(&p, buf + off, (size_t)n - off, &ev);
+			if (ev.kind == PROTO_DATA && ev.len > 0) {
+				if (r->len + ev.len + 1 > cap) {
+					cap = (r->len + ev.len + 1) * 2;
+					r->data = realloc(r->data, cap);
+				}
+				memcpy(r->data + r->len, ev.data, ev.len);
+				r->len += ev.len;
+			} else if (ev.kind == PROTO_LINE) {
+				r->code = proto_parse_final(ev.line, &text);
+				snprintf(r->text, sizeof(r->text), "%s",
+				    r->code < 0 ? ev.line : text);
+				goto out;
+			} else if (ev.kind != PROTO_NONE &&
+			    ev.kind != PROTO_DATA) {
+				snprintf(r->text, sizeof(r->text), "bad frame");
+				goto out;
+			}
+		}
+	}
+out:
+	proto_free(&p);
+	if (r->data == NULL)
+		r->data = calloc(1, 1);
+	else
+		r->data[r->len] = '\0';
+	return r->code;
+}
+
+void
+reply_free(struct reply *r)
+{
+	free(r->data);
+	r->data = NULL;
+}
+
+int
+request(int fd, const char *line, struct reply *r)
+{
+	char buf[4096];
+
+	snprintf(buf, sizeof(buf), "%s\n", line);
+	if (send_all(fd, buf, strlen(buf)) < 0) {
+		memset(r, 0, sizeof(*r));
+		r->code = -1;
+		r->data = calloc(1, 1);
+		return -1;
+	}
+	return read_reply(fd, r, 20000);
+}
+
+int
+run_prog(char *const argv[], const char *in, size_t inlen, char **out,
+    size_t *outlen, char **err, int timeout_ms)
+{
+	int		 pin[2], pout[2], perr[2], status = -1;
+	struct pollfd	 pfd[3];
+	size_t		 inoff = 0, olen = 0, ocap = 65536, elen = 0;
+	char		*obuf = malloc(ocap), ebuf[8192];
+	long long	 start = now_ms();
+	pid_t		 pid;
+	ssize_t		 n;
+
+	if (pipe(pin) || pipe(pout) || pipe(perr))
+		bail("pipe");
+	if ((pid = fork()) == 0) {
+		dup2(pin[0], 0);
+		dup2(pout[1], 1);
+		dup2(perr[1], 2);
+		close(pin[0]); close(pin[1]); close(pout[0]); close(pout[1]);
+		close(perr[0]); close(perr[1]);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(pin[0]);
+	close(pout[1]);
+	close(perr[1]);
+	signal(SIGPIPE, SIG_IGN);
+	if (in == NULL || inlen == 0) {
+		close(pin[1]);
+		pin[1] = -1;
+	}
+	for (;;) {
+		int left = timeout_ms - (int)(now_ms() - start);
+
+		pfd[0].fd = pin[1];
+		pfd[0].events = POLLOUT;
+		pfd[1].fd = pout[0];
+		pfd[1].events = POLLIN;
+		pfd[2].fd = perr[0];
+		pfd[2].events = POLLIN;
+		if (pout[0] < 0 && perr[0] < 0)
+			break;
+		if (left <= 0 || poll(pfd, 3, left) <= 0) {
+			kill(pid, SIGKILL);
+			break;
+		}
+		if (pin[1] >= 0 && (pfd[0].revents & (POLLOUT | POLLERR))) {
+			n = write(pin[1], in + inoff, inlen - inoff > 65536 ?
+			    65536 : inlen - inoff);
+			if (n > 0)
+				inoff += (size_t)n;
+			if (n < 0 || inoff == inlen) {
+				close(pin[1]);
+				pin[1] = -1;
+			}
+		}
+		if (pout[0] >= 0 && (pfd[1].revents & (POLLIN | POLLHUP))) {
+			if (olen == ocap)
+				obuf = realloc(obuf, ocap *= 2);
+			n = read(pout[0], obuf + olen, ocap - olen);
+			if (n <= 0) {
+				close(pout[0]);
+				pout[0] = -1;
+			} else
+				olen += (size_t)n;
+		}
+		if (perr[0] >= 0 && (pfd[2].revents & (POLLIN | POLLHUP))) {
+			n = read(perr[0], ebuf + elen, sizeof(ebuf) - 1 - elen);
+			if (n <= 0) {
+				close(perr[0]);
+				perr[0] = -1;
+			} else
+				elen += (size_t)n;
+		}
+	}
+	if (pin[1] >= 0)
+		close(pin[1]);
+	if (pout[0] >= 0)
+		close(pout[0]);
+	if (perr[0] >= 0)
+		close(perr[0]);
+	if (waitpid(pid, &status, 0) == pid && WIFEXITED(status))
+		status = WEXITSTATUS(status);
+	else
+		status = -1;
+	ebuf[elen] = '\0';
+	obuf = realloc(obuf, olen + 1);
+	obuf[olen] = '\0';
+	if (out != NULL)
+		*out = obuf;
+	else
+		free(obuf);
+	if (outlen != NULL)
+		*outlen = olen;
+	if (err != NULL)
+		*err = strdup(ebuf);
+	return status;
+}

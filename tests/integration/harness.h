@@ -1,0 +1,75 @@
+/*
+ * Integration test harness: runs the real brokerd on a generated config
+ * in a temp dir, on ephemeral ports read back from its log, and talks to
+ * it over real sockets.
+ */
+#ifndef BROKERD_HARNESS_H
+#define BROKERD_HARNESS_H
+
+#include <sys/types.h>
+#include <stddef.h>
+
+struct daemon {
+	pid_t	pid;
+	char	dir[256];
+	char	conf[300];
+	char	log[300];
+	char	pidfile[300];
+	int	echo_port;
+	int	broker_port;
+	int	exited;
+	int	status;
+};
+
+/* Creates the temp dir; call before writing extra files into d->dir. */
+void	d_init(struct daemon *);
+/*
+ * Writes conf_text ("%d" is not interpreted) as the config and starts
+ * "brokerd -f -c CONF -p PIDFILE [extra...]"; waits (bounded) until the
+ * pidfile exists.  Returns 0, or -1 if the daemon exited or hung.
+ */
+int	d_start(struct daemon *, const char *conf_text, const char *extra);
+/* Sends sig and waits up to timeout_ms; returns the wait status or -1. */
+int	d_stop(struct daemon *, int sig, int timeout_ms);
+/* Whether the daemon is still running (reaps it if not). */
+int	d_alive(struct daemon *);
+char	*d_log(struct daemon *);
+int	d_log_count(struct daemon *, const char *needle);
+int	d_log_wait(struct daemon *, const char *needle, int count,
+	    int timeout_ms);
+/* Removes the temp dir. */
+void	d_cleanup(struct daemon *);
+
+long	proc_rss_kb(pid_t);
+int	proc_nfds(pid_t);
+int	proc_nchildren(pid_t);
+/* utime + stime in clock ticks. */
+long long proc_cpu_ticks(pid_t);
+
+int	tcp_connect(int port);
+int	tcp_connect_from(const char *src, int port);
+/* Reads until EOF or timeout into a malloc'd buffer; returns length. */
+ssize_t	read_to_eof(int fd, char **out, int timeout_ms);
+ssize_t	send_all(int fd, const void *buf, size_t len);
+
+struct reply {
+	char	*data;		/* the DATA payloads, concatenated */
+	size_t	 len;
+	int	 code;		/* 0 for OK, else the ERR code; -1 failure */
+	char	 text[512];	/* the final line's text */
+};
+/* Reads one reply (DATA frames and the final line), bounded in time. */
+int	read_reply(int fd, struct reply *, int timeout_ms);
+void	reply_free(struct reply *);
+/* Sends line + "\n" then reads the reply. */
+int	request(int fd, const char *line, struct reply *);
+
+/*
+ * Runs argv with stdin from in (NULL: /dev/null), collecting stdout and
+ * stderr; returns the exit status (or -1 on timeout).
+ */
+int	run_prog(char *const argv[], const char *in, size_t inlen,
+	    char **out, size_t *outlen, char **err, int timeout_ms);
+long long now_ms(void);
+
+#endif

@@ -1,0 +1,576 @@
+/* The broker protocol and its commands against the real daemon. */
+#include "autoconf.h"
+
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/proto.h"
+#include "daemon/dfparse.h"
+#include "tests/integration/harness.h"
+#include "tests/tap.h"
+
+static const char conf_text[] =
+"listen = ( { service = \"echo\"; address = \"127.0.0.1\"; port = 0; },\n"
+"  { service = \"broker\"; address = \"127.0.0.1\"; port = 0; } );\n"
+"limits = { max_clients_per_source = 1000; max_children = 64;\n"
+"  request_timeout_s = 1; };\n"
+"commands = {\n"
+"  df = { argv = [ \"df\", \"-hl\" ]; output = \"df\"; };\n"
+"  upper = { argv = [ \"tr\", \"[:lower:]\", \"[:upper:]\" ]; input = true; };\n"
+"  lower = { argv = [ \"tr\", \"[:upper:]\", \"[:lower:]\" ]; input = true; };\n"
+"  missing = { argv = [ \"/nonexistent/command\" ]; };\n"
+"  slow = { argv = [ \"sleep\", \"60\" ]; timeout_s = 1; };\n"
+"  dfbad = { argv = [ \"df\", \"-hl\", \"/\", \"/nonexistent\" ];\n"
+"    output = \"df\"; };\n"
+"  fail = { argv = [ \"sh\", \"-c\", \"echo oops >&2; exit 3\" ]; };\n"
+"  family = { argv = [ \"sh\", \"-c\", \"sleep 60 & exec sleep 60\" ];\n"
+"    timeout_s = 1; };\n"
+"};\n";
+
+static struct daemon	d;
+static int		idle_fds;
+
+static char
+upcase(char c)
+{
+	return c >= 'a' && c <= 'z' ? (char)(c - 'a' + 'A') : c;
+}
+
+static int
+wait_children(pid_t pid, int want, int timeout_ms)
+{
+	long long start = now_ms();
+
+	while (proc_nchildren(pid) != want && now_ms() - start < timeout_ms)
+		usleep(10000);
+	return proc_nchildren(pid) == want;
+}
+
+static int
+wait_fds(pid_t pid, int want, int timeout_ms)
+{
+	long long start = now_ms();
+
+	while (proc_nfds(pid) != want && now_ms() - start < timeout_ms)
+		usleep(10000);
+	return proc_nfds(pid) == want;
+}
+
+/* Sends an input-bearing request with data in frames, then reads. */
+static int
+run_input(int fd, const char *req, const char *data, size_t len,
+    struct reply *r)
+{
+	char	hdr[PROTO_DATA_HDR_MAX + 64];
+	size_t	off = 0, n;
+
+	snprintf(hdr, sizeof(hdr), "%s\n", req);
+	send_all(fd, hdr, strlen(hdr));
+	while (off < len) {
+		n = len - off > 65536 ? 65536 : len - off;
+		send_all(fd, hdr, proto_data_header(hdr, n));
+		send_all(fd, data + off, n);
+		off += n;
+	}
+	send_all(fd, "END\n", 4);
+	return read_reply(fd, r, 30000);
+}
+
+static void
+test_simple(void)
+{
+	struct reply	r;
+	int		fd = tcp_connect(d.broker_port);
+
+	is_int(request(fd, "PING", &r), 0, "PING answers OK");
+	is_str(r.text, "pong", "with pong");
+	reply_free(&r);
+	request(fd, "version", &r);
+	ok(r.code == 0 && strncmp(r.text, "brokerd ", 8) == 0,
+	    "verbs are case-insensitive; VERSION");
+	reply_free(&r);
+	is_int(request(fd, "FROB x", &r), 404, "unknown verb: ERR 404");
+	reply_free(&r);
+	is_int(request(fd, "PING", &r), 0, "connection still usable");
+	reply_free(&r);
+	is_int(request(fd, "PING extra", &r), 400, "extra argument: 400");
+	reply_free(&r);
+	is_int(request(fd, "STATS", &r), 0, "STATS answers OK");
+	ok(strstr(r.data, "connections\t") != NULL &&
+	    strstr(r.data, "requests.ping\t") != NULL &&
+	    strstr(r.data, "errors.404\t1\n") != NULL &&
+	    strstr(r.data, "children_spawned\t") != NULL,
+	    "STATS has connections, requests per verb, errors per code, "
+	    "children");
+	reply_free(&r);
+	/* Nothing runs client strings: metacharacters are just names. */
+	is_int(request(fd, "RUN $(touch /tmp/brokerd-pwned)", &r), 400,
+	    "RUN with a space in the name: wrong argument count");
+	reply_free(&r);
+	send_all(fd, "END\n", 4);
+	is_int(request(fd, "RUN `touch${IFS}/tmp/brokerd-pwned`;id|sh&", &r), 404,
+	    "a command name with shell metacharacters is unknown");
+	reply_free(&r);
+	send_all(fd, "END\n", 4);
+	is_int(request(fd, "RUN df;id", &r), 404, "RUN df;id is unknown");
+	reply_free(&r);
+	ok(access("/tmp/brokerd-pwned", F_OK) != 0, "and nothing ran");
+	/* The refused RUN still owes its input up to END. */
+	send_all(fd, "DATA 3\nabcEND\nPING\n", 19);
+	is_int(read_reply(fd, &r, 5000), 0, "input of a refused request "
+	    "skipped up to END");
+	reply_free(&r);
+	close(fd);
+}
+
+static void
+test_df(void)
+{
+	struct reply	 r;
+	struct df_table	 t;
+	char		*argv[] = { "/bin/df", "-hl", NULL }, *out, *err;
+	char		 e[256];
+	size_t		 outlen, i, rows = 0, same = 0;
+	int		 fd = tcp_connect(d.broker_port), st;
+	char		*line, *save, *copy;
+
+	is_int(request(fd, "DF", &r), 0, "DF answers OK");
+	st = run_prog(argv, NULL, 0, &out, &outlen, &err, 10000);
+	if (dfparse(out, outlen, &t, e, sizeof(e)) != 0)
+		t.nrows = 0;
+	ok(strncmp(r.data, "filesystem\tsize\tused\tavail\tuse%\tmounted_on\n",
+	    42) == 0, "DF table starts with its header");
+	copy = strdup(r.data);
+	for (line = strtok_r(copy, "\n", &save), line = strtok_r(NULL, "\n",
+	    &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+		char fs[512], size[64], mnt[512];
+
+		rows++;
+		if (sscanf(line, "%511[^\t]\t%63[^\t]\t%*[^\t]\t%*[^\t]\t"
+		    "%*[^\t]\t%511[^\n]", fs, size, mnt) != 3)
+			continue;
+		for (i = 0; i < t.nrows; i++)
+			if (strcmp(t.rows[i].field[DF_MOUNT], mnt) == 0 &&
+			    strcmp(t.rows[i].field[DF_FS], fs) == 0 &&
+			    strcmp(t.rows[i].field[DF_SIZE], size) == 0)
+				same++;
+	}
+	ok(st == 0 && rows == t.nrows && same == t.nrows && rows > 0,
+	    "DF rows equal df -hl here (%zu rows, %zu matching)", rows, same);
+	{
+		char want[32];
+
+		snprintf(want, sizeof(want), "%zu", rows);
+		is_str(r.text, want, "OK carries the row count");
+	}
+	free(copy);
+	df_table_free(&t);
+	free(out);
+	free(err);
+	reply_free(&r);
+
+	/* Pipelined: PING DF PING in one write, answered in order. */
+	send_all(fd, "PING\nDF\nPING\n", 13);
+	read_reply(fd, &r, 10000);
+	ok(r.code == 0 && strcmp(r.text, "pong") == 0 && r.len == 0,
+	    "pipelined: first PING");
+	reply_free(&r);
+	read_reply(fd, &r, 10000);
+	ok(r.code == 0 && r.len > 0 && strstr(r.data, "mounted_on") != NULL,
+	    "pipelined: then DF");
+	reply_free(&r);
+	read_reply(fd, &r, 10000);
+	ok(r.code == 0 && strcmp(r.text, "pong") == 0,
+	    "pipelined: then PING");
+	reply_free(&r);
+
+	/* df exits 1 after printing a row: rows plus a warning. */
+	send_all(fd, "RUN dfbad\nEND\n", 14);
+	read_reply(fd, &r, 10000);
+	ok(r.code == 0 && strncmp(r.text, "1 warning: dfbad exited with "
+	    "status 1: df: ", 34) == 0 && strstr(r.data, "\t/\n") != NULL,
+	    "df failing on one mount still returns the others (%s)", r.text);
+	reply_free(&r);
+	close(fd);
+}
+
+static void
+test_upper(void)
+{
+	struct reply	 r;
+	size_t		 len = 1024 * 1024, i;
+	char		*in = malloc(len), *want = malloc(len);
+	int		 fd = tcp_connect(d.broker_port), good;
+
+	srand(3);
+	for (i = 0; i < len; i++) {
+		in[i] = (char)(rand() >> 5);
+		want[i] = upcase(in[i]);
+	}
+	run_input(fd, "UPPER", in, len, &r);
+	ok(r.code == 0 && r.len == len && memcmp(r.data, want, len) == 0,
+	    "UPPER of 1 MiB random bytes (NUL, high bytes) equals tr");
+	reply_free(&r);
+	run_input(fd, "UPPER", "", 0, &r);
+	ok(r.code == 0 && r.len == 0, "UPPER of empty input: OK, no data");
+	reply_free(&r);
+	run_input(fd, "RUN lower", "MiXeD Case\n", 11, &r);
+	ok(r.code == 0 && r.len == 11 && memcmp(r.data, "mixed case\n", 11)
+	    == 0, "RUN of a command added in the config");
+	reply_free(&r);
+	run_input(fd, "RUN df", "ignored", 7, &r);
+	ok(r.code == 0 && strstr(r.data, "mounted_on") != NULL,
+	    "input sent to a command without input is discarded");
+	reply_free(&r);
+	close(fd);
+
+	/* 50 at once. */
+	{
+		enum { N = 50 };
+		int	fds[N], j;
+		char	hdr[64], msg[64];
+
+		for (j = 0; j < N; j++) {
+			fds[j] = tcp_connect(d.broker_port);
+			snprintf(msg, sizeof(msg), "request number %d", j);
+			snprintf(hdr, sizeof(hdr), "UPPER\nDATA %zu\n",
+			    strlen(msg));
+			send_all(fds[j], hdr, strlen(hdr));
+			send_all(fds[j], msg, strlen(msg));
+			send_all(fds[j], "END\n", 4);
+		}
+		good = 0;
+		for (j = 0; j < N; j++) {
+			snprintf(msg, sizeof(msg), "REQUEST NUMBER %d", j);
+			read_reply(fds[j], &r, 20000);
+			if (r.code == 0 && r.len == strlen(msg) &&
+			    memcmp(r.data, msg, r.len) == 0)
+				good++;
+			reply_free(&r);
+			close(fds[j]);
+		}
+		is_int(good, N, "50 concurrent UPPER requests all correct");
+	}
+	free(in);
+	free(want);
+}
+
+/* 200 MiB through UPPER, checked on the fly, RSS sampled meanwhile. */
+static void
+test_upper_stream(void)
+{
+	const size_t		 total = 200 * 1024 * 1024, chunk = 65536;
+	struct proto_parser	 p;
+	struct proto_event	 ev;
+	struct pollfd		 pfd;
+	char			 wbuf[PROTO_DATA_HDR_MAX + 65536], rbuf[65536];
+	size_t			 sent = 0, got = 0, wlen = 0, woff = 0, k;
+	long			 rss, maxrss = 0;
+	long long		 start = now_ms();
+	int			 fd = tcp_connect(d.broker_port), bad = 0, done = 0;
+	int			 code = -1, end_sent = 0;
+	const char		*text;
+	ssize_t			 n;
+
+	proto_init(&p, 1024, PROTO_MAX_FRAME);
+	send_all(fd, "UPPER\n", 6);
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	while (!done && now_ms() - start < 120000) {
+		if (woff == wlen && !end_sent) {
+			if (sent < total) {
+				size_t i, h = proto_data_header(wbuf, chunk);
+
+				for (i = 0; i < chunk; i++)
+					wbuf[h + i] = (char)('a' +
+					    (sent + i) % 29);
+				wlen = h + chunk;
+				sent += chunk;
+			} else {
+				memcpy(wbuf, "END\n", 4);
+				wlen = 4;
+				end_sent = 1;
+			}
+			woff = 0;
+		}
+		pfd.fd = fd;
+		pfd.events = POLLIN | (woff < wlen ? POLLOUT : 0);
+		if (poll(&pfd, 1, 1000) <= 0)
+			continue;
+		if ((pfd.revents & POLLOUT) && woff < wlen) {
+			n = send(fd, wbuf + woff, wlen - woff, MSG_NOSIGNAL);
+			if (n > 0)
+				woff += (size_t)n;
+		}
+		if (!(pfd.revents & (POLLIN | POLLHUP)))
+			continue;
+		if ((n = read(fd, rbuf, sizeof(rbuf))) <= 0)
+			break;
+		for (size_t off = 0; off < (size_t)n; off += k) {
+			k = proto_feed(&p, rbuf + off, (size_t)n - off, &ev);
+			if (ev.kind == PROTO_DATA) {
+				for (size_t i = 0; i < ev.len; i++)
+					if (ev.data[i] != upcase((char)('a' +
+					    (got + i) % 29)))
+						bad++;
+				got += ev.len;
+			} else if (ev.kind == PROTO_LINE) {
+				code = proto_parse_final(ev.line, &text);
+				done = 1;
+			}
+		}
+		if ((got & ((1 << 24) - 1)) < (size_t)n &&
+		    (rss = proc_rss_kb(d.pid)) > maxrss)
+			maxrss = rss;
+	}
+	proto_free(&p);
+	close(fd);
+	ok(code == 0 && got == total && bad == 0,
+	    "200 MiB through UPPER, byte-exact (%zu bytes back)", got);
+	ok(maxrss > 0 && maxrss < 32 * 1024,
+	    "daemon RSS stayed under 32 MiB while streaming (max %ld KiB)",
+	    maxrss);
+}
+
+static void
+test_failures(void)
+{
+	struct reply	r;
+	int		fd = tcp_connect(d.broker_port);
+	long long	t0;
+
+	send_all(fd, "RUN missing\nEND\n", 16);
+	read_reply(fd, &r, 5000);
+	ok(r.code == 502 && strstr(r.text, "No such file or directory"),
+	    "a configured command that does not exist: 502 (%s)", r.text);
+	reply_free(&r);
+	is_int(request(fd, "PING", &r), 0, "and the daemon still serves");
+	reply_free(&r);
+
+	send_all(fd, "RUN fail\nEND\n", 13);
+	read_reply(fd, &r, 5000);
+	is_str(r.text, "fail exited with status 3: oops",
+	    "non-zero exit: 502 with status and first stderr line");
+	is_int(r.code, 502, "code 502");
+	reply_free(&r);
+
+	t0 = now_ms();
+	send_all(fd, "RUN slow\nEND\n", 13);
+	read_reply(fd, &r, 10000);
+	ok(r.code == 504 && now_ms() - t0 < 4000,
+	    "sleep 60 with a 1 s timeout: 504 (%s)", r.text);
+	reply_free(&r);
+	ok(wait_children(d.pid, 0, 5000), "no child left after the timeout");
+
+	/* A grandchild holding the pipes: the group is killed. */
+	send_all(fd, "RUN family\nEND\n", 15);
+	read_reply(fd, &r, 10000);
+	is_int(r.code, 504, "a command with a background grandchild: 504");
+	reply_free(&r);
+	ok(wait_children(d.pid, 0, 5000), "its process group is gone too");
+	close(fd);
+
+	/* A client that vanishes mid-stream. */
+	{
+		struct linger	lg = { 1, 0 };
+		char		buf[8192];
+
+		fd = tcp_connect(d.broker_port);
+		send_all(fd, "UPPER\nDATA 100000\n", 18);
+		memset(buf, 'x', sizeof(buf));
+		send_all(fd, buf, sizeof(buf));
+		ok(wait_children(d.pid, 1, 5000), "UPPER child running");
+		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		close(fd);
+		ok(wait_children(d.pid, 0, 5000),
+		    "client reset mid-stream: child reaped");
+		ok(wait_fds(d.pid, idle_fds, 5000),
+		    "fd count back to its idle value (%d)", idle_fds);
+	}
+}
+
+static void
+test_bad_input(void)
+{
+	struct reply	 r;
+	char		*out, line[2048];
+	int		 fd;
+	ssize_t		 n;
+
+	fd = tcp_connect(d.broker_port);
+	memset(line, 'A', sizeof(line));
+	line[sizeof(line) - 1] = '\n';
+	send_all(fd, line, sizeof(line));
+	read_reply(fd, &r, 5000);
+	is_int(r.code, 413, "over-long line: 413");
+	reply_free(&r);
+	n = read_to_eof(fd, &out, 5000);
+	ok(n == 0, "and the connection is closed");
+	free(out);
+	close(fd);
+
+	fd = tcp_connect(d.broker_port);
+	send_all(fd, "UPPER\nDATA 12x\n", 15);
+	read_reply(fd, &r, 5000);
+	is_int(r.code, 400, "malformed frame header: 400");
+	reply_free(&r);
+	ok(read_to_eof(fd, &out, 5000) == 0, "then closed");
+	free(out);
+	close(fd);
+
+	fd = tcp_connect(d.broker_port);
+	send_all(fd, "UPPER\nDATA 99999999\n", 20);
+	read_reply(fd, &r, 5000);
+	is_int(r.code, 400, "frame longer than the limit: 400");
+	reply_free(&r);
+	close(fd);
+
+	fd = tcp_connect(d.broker_port);
+	send_all(fd, "DATA 3\nabc", 10);
+	read_reply(fd, &r, 5000);
+	is_int(r.code, 400, "a frame where a request is due: 400");
+	reply_free(&r);
+	close(fd);
+
+	fd = tcp_connect(d.broker_port);
+	send_all(fd, "UPPER\nDATA 5\nab", 15);
+	shutdown(fd, SHUT_WR);
+	read_reply(fd, &r, 5000);
+	is_int(r.code, 400, "half-close mid-frame: 400");
+	reply_free(&r);
+	close(fd);
+
+	fd = tcp_connect(d.broker_port);
+	send_all(fd, "PI", 2);
+	read_reply(fd, &r, 5000);
+	ok(r.code == 504 && strstr(r.text, "request timed out"),
+	    "a request line that never ends: 504 after request_timeout_s");
+	reply_free(&r);
+	close(fd);
+
+	/* Garbage. */
+	{
+		char	junk[65536];
+		size_t	i;
+
+		srand(9);
+		for (i = 0; i < sizeof(junk); i++)
+			junk[i] = (char)rand();
+		fd = tcp_connect(d.broker_port);
+		send_all(fd, junk, sizeof(junk));
+		shutdown(fd, SHUT_WR);
+		n = read_to_eof(fd, &out, 5000);
+		free(out);
+		close(fd);
+	}
+	ok(d_alive(&d), "64 KiB of random garbage: daemon alive");
+	fd = tcp_connect(d.broker_port);
+	is_int(request(fd, "PING", &r), 0, "and still serving");
+	reply_free(&r);
+	close(fd);
+}
+
+static void
+test_max_children(void)
+{
+	static const char conf[] =
+	    "listen = ( { service = \"broker\"; address = \"127.0.0.1\";"
+	    " port = 0; } );\nlimits = { max_children = 2; };\n"
+	    "commands = { nap = { argv = [ \"sleep\", \"2\" ]; }; };\n";
+	struct daemon	d2 = { 0 };
+	struct reply	r;
+	int		a, b, c;
+	long long	t0;
+
+	if (d_start(&d2, conf, NULL) != 0)
+		bail("second daemon did not start");
+	a = tcp_connect(d2.broker_port);
+	b = tcp_connect(d2.broker_port);
+	c = tcp_connect(d2.broker_port);
+	send_all(a, "RUN nap\nEND\n", 12);
+	send_all(b, "RUN nap\nEND\n", 12);
+	wait_children(d2.pid, 2, 5000);
+	t0 = now_ms();
+	send_all(c, "RUN nap\nEND\n", 12);
+	read_reply(c, &r, 5000);
+	ok(r.code == 429 && now_ms() - t0 < 1000,
+	    "beyond max_children: ERR 429 at once (%s)", r.text);
+	reply_free(&r);
+	read_reply(a, &r, 5000);
+	is_int(r.code, 0, "the running ones finish");
+	reply_free(&r);
+	close(a);
+	close(b);
+	close(c);
+	is_int(d_stop(&d2, SIGTERM, 5000), 0, "second daemon exits 0");
+	d_cleanup(&d2);
+}
+
+static void
+test_brokerctl(void)
+{
+	const char	*ctl = getenv("BROKERCTL");
+	char		 port[16], *out, *err;
+	char		*argv[10];
+	int		 st;
+
+	snprintf(port, sizeof(port), "%d", d.broker_port);
+	argv[0] = (char *)ctl; argv[1] = "-H"; argv[2] = "127.0.0.1";
+	argv[3] = "-p"; argv[4] = port; argv[5] = "df"; argv[6] = NULL;
+	st = run_prog(argv, NULL, 0, &out, NULL, &err, 10000);
+	ok(st == 0 && strncmp(out, "Free space:\n", 12) == 0 &&
+	    strstr(out, "\n/                        : ") != NULL,
+	    "brokerctl df prints the seed's view");
+	free(out); free(err);
+	argv[5] = "-j"; argv[6] = "df"; argv[7] = NULL;
+	st = run_prog(argv, NULL, 0, &out, NULL, &err, 10000);
+	ok(st == 0 && out[0] == '[' && strstr(out, "\"mounted_on\"") != NULL,
+	    "brokerctl -j df prints a JSON array");
+	free(out); free(err);
+	argv[5] = "upper"; argv[6] = "hello"; argv[7] = "world"; argv[8] = NULL;
+	st = run_prog(argv, NULL, 0, &out, NULL, &err, 10000);
+	ok(st == 0 && strcmp(out, "HELLO WORLD") == 0,
+	    "brokerctl upper TEXT... joins with spaces");
+	free(out); free(err);
+	argv[6] = NULL;
+	st = run_prog(argv, "streamed\nstdin\n", 15, &out, NULL, &err, 10000);
+	ok(st == 0 && strcmp(out, "STREAMED\nSTDIN\n") == 0,
+	    "brokerctl upper streams stdin");
+	free(out); free(err);
+	argv[5] = "run"; argv[6] = "fail"; argv[7] = NULL;
+	st = run_prog(argv, NULL, 0, &out, NULL, &err, 10000);
+	ok(st == 1 && strstr(err, "502") != NULL && strstr(err, "oops"),
+	    "brokerctl run: ERR means exit 1 with the message");
+	free(out); free(err);
+}
+
+int
+main(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	if (d_start(&d, conf_text, NULL) != 0)
+		bail("daemon did not start");
+	idle_fds = proc_nfds(d.pid);
+	test_simple();
+	test_df();
+	test_upper();
+	test_upper_stream();
+	test_failures();
+	test_bad_input();
+	test_max_children();
+	test_brokerctl();
+	ok(wait_children(d.pid, 0, 5000), "no children left");
+	ok(wait_fds(d.pid, idle_fds, 5000), "fd count back to idle");
+	is_int(d_stop(&d, SIGTERM, 10000), 0, "SIGTERM: exit 0");
+	ok(d_log_count(&d, "exited cleanly") == 1, "clean exit logged");
+	d_cleanup(&d);
+	return done_testing();
+}

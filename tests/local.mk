@@ -1,0 +1,32 @@
+# tests/: unit and integration tests, TAP.
+LOG_DRIVER = env AM_TAP_AWK='$(AWK)' $(SHELL) $(top_srcdir)/build-aux/tap-driver.sh
+AM_TESTS_ENVIRONMENT = \
+	BROKERD='$(abs_top_builddir)/daemon/brokerd'; \
+	BROKERCTL='$(abs_top_builddir)/client/brokerctl'; \
+	TOP_SRCDIR='$(abs_top_srcdir)'; \
+	export BROKERD BROKERCTL TOP_SRCDIR;
+
+noinst_LIBRARIES += tests/libtap.a
+tests_libtap_a_SOURCES = tests/tap.c tests/tap.h \
+	tests/integration/harness.c tests/integration/harness.h
+
+TEST_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(LIBCONFIG_CFLAGS)
+TEST_LIBS = tests/libtap.a $(BROKERD_LIBS)
+
+UNIT_TESTS = tests/unit/test_config tests/unit/test_proto \
+	tests/unit/test_dfparse
+INTEGRATION_TESTS = tests/integration/test_echo \
+	tests/integration/test_cli tests/integration/test_broker
+
+check_PROGRAMS += $(UNIT_TESTS) $(INTEGRATION_TESTS)
+TESTS += $(UNIT_TESTS) $(INTEGRATION_TESTS)
+
+tests_unit_test_config_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_config_LDADD = $(TEST_LIBS)
+tests_unit_test_proto_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_proto_LDADD = $(TEST_LIBS)
+tests_unit_test_dfparse_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_dfparse_LDADD = $(TEST_LIBS)
+tests_integration_test_broker_LDADD = $(TEST_LIBS)
+tests_integration_test_echo_LDADD = $(TEST_LIBS)
+tests_integration_test_cli_LDADD = $(TEST_LIBS)
