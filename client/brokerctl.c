@@ -105,7 +105,7 @@ static const char *df_titles[] = {
 };
 #define DF_NCOLS	6
 
-/* err(3) prints "brokerctl: ..." as the spec wants. */
+/* err(3) and warnx(3) already print the "brokerctl: " prefix. */
 #define vlog(...)	do {						\
 	if (opt.verbose)						\
 		warnx(__VA_ARGS__);					\
@@ -582,7 +582,8 @@ broker_call(const char *request, enum out_state input, struct piece *pieces,
 	pump_run(&p);
 	pump_close(&p);
 	if (p.code != 0)
-		errx(EXIT_ERR, "ERR %d %s", p.code, p.text);
+		errx(EXIT_ERR, "ERR %d%s%s", p.code, *p.text ? " " : "",
+		    p.text);
 	vlog("OK %s", p.text);
 	return p.text;
 }

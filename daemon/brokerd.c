@@ -7,9 +7,11 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,8 +23,16 @@
 #include "common/log.h"
 #include "daemon/brokerd.h"
 #include "daemon/command.h"
+#include "daemon/control.h"
+#include "daemon/dfnative.h"
+#include "daemon/notify.h"
+#include "daemon/pool.h"
+#include "daemon/reload.h"
 #include "daemon/server.h"
 #include "daemon/watch.h"
+
+/* Pending jobs beyond this get ERR 429 rather than unbounded memory. */
+#define POOL_QUEUE_MAX	256
 
 struct server	srv;
 struct stats	stats;
@@ -30,7 +40,7 @@ struct stats	stats;
 static const char	*pidfile;
 static int		 pidfile_written;
 static int		 ready_fd = -1;
-static struct event	*sig_int, *sig_term, *sig_chld;
+static struct event	*sigs[5];
 
 static void __attribute__((noreturn))
 usage(int status)
@@ -158,15 +168,52 @@ pidfile_remove(void)
 	pidfile_written = 0;
 }
 
+static void	drain_begin(void);
+
 static void
 on_terminate(evutil_socket_t sig, short what, void *arg)
 {
 	(void)what;
 	(void)arg;
-	log_notice("received %s, exiting", strsignal((int)sig));
-	event_base_loopbreak(srv.base);
+	if (srv.draining) {
+		log_notice("received %s again, exiting now",
+		    strsignal((int)sig));
+		event_base_loopbreak(srv.base);
+		return;
+	}
+	log_notice("received %s, draining (at most %d s)", strsignal((int)sig),
+	    srv.cfg->limits.shutdown_timeout_s);
+	drain_begin();
 }
 WATCH_EVENT_CB(terminate_cb, on_terminate, NULL)
+
+static void
+on_sighup(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	(void)arg;
+	if (!srv.draining)
+		reload_request(NULL);
+}
+WATCH_EVENT_CB(sighup_cb, on_sighup, NULL)
+
+static void
+dump_line(const char *key, const char *value, void *arg)
+{
+	(void)arg;
+	log_notice("state: %s: %s", key, value);
+}
+
+static void
+on_sigusr1(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	(void)arg;
+	stats_report(dump_line, NULL);
+}
+WATCH_EVENT_CB(sigusr1_cb, on_sigusr1, NULL)
 
 static void
 on_sigchld(evutil_socket_t sig, short what, void *arg)
@@ -177,6 +224,59 @@ on_sigchld(evutil_socket_t sig, short what, void *arg)
 	children_reap();
 }
 WATCH_EVENT_CB(sigchld_cb, on_sigchld, NULL)
+
+/* Drain: poll for the end of running work, bounded by the deadline. */
+static struct event	*drain_tick, *drain_deadline;
+static int		 drain_killed;
+
+static void
+drain_check(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (conn_busy_count() == 0 && children_running() == 0)
+		event_base_loopbreak(srv.base);
+}
+WATCH_EVENT_CB(drain_check_cb, drain_check, NULL)
+
+static void
+drain_expire(evutil_socket_t fd, short what, void *arg)
+{
+	struct timeval tv = { 1, 0 };
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (drain_killed) {
+		event_base_loopbreak(srv.base);
+		return;
+	}
+	log_warnx("shutdown_timeout_s reached with %d requests running; "
+	    "terminating %u children", conn_busy_count(), children_running());
+	drain_killed = 1;
+	children_signal(SIGTERM);
+	/* What ignores SIGTERM gets SIGKILL when the loop ends. */
+	evtimer_add(drain_deadline, &tv);
+}
+WATCH_EVENT_CB(drain_expire_cb, drain_expire, NULL)
+
+static void
+drain_begin(void)
+{
+	struct timeval tick = { 0, 50000 };
+	struct timeval dl = { srv.cfg->limits.shutdown_timeout_s, 0 };
+
+	srv.draining = 1;
+	notify_stopping();
+	listen_free_all(&srv.listeners);
+	control_close();
+	conn_drain_all();
+	drain_tick = event_new(srv.base, -1, EV_PERSIST, drain_check_cb, NULL);
+	drain_deadline = evtimer_new(srv.base, drain_expire_cb, NULL);
+	event_add(drain_tick, &tick);
+	evtimer_add(drain_deadline, &dl);
+}
 
 static int
 check_config(const char *file)
@@ -197,42 +297,178 @@ check_config(const char *file)
 	return 0;
 }
 
-static int
-open_listeners(void)
-{
-	char	err[256];
-	size_t	i;
+/* Debug mode: what was still open at shutdown, like ResourceWarning. */
+struct report {
+	int	n;
+};
 
-	for (i = 0; i < srv.cfg->nlisten; i++)
-		if (listen_open(&srv.cfg->listen[i], &srv.listeners, err,
-		    sizeof(err)) != 0) {
-			log_err("%s:%d: %s", srv.cfg->file,
-			    srv.cfg->listen[i].line, err);
-			return -1;
-		}
-	listen_enable(&srv.listeners);
+static void
+report_line(struct report *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+report_line(struct report *r, const char *fmt, ...)
+{
+	char	buf[512];
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	log_notice("resource report: %s", buf);
+	r->n++;
+}
+
+static void
+report_child(pid_t pid, const char *name, long long age_ms, void *arg)
+{
+	report_line(arg, "child %s (pid %d) still running after %.3f s",
+	    name, (int)pid, (double)age_ms / 1000.0);
+}
+
+static void
+report_job(const struct pool_job *j, void *arg)
+{
+	report_line(arg, "pool job %s (%s) still %s", j->name, j->ctx,
+	    j->started_ns ? "running" : "queued");
+}
+
+static int
+report_event(const struct event_base *base, const struct event *ev,
+    void *arg)
+{
+	const char *name = watch_name((void (*)(void))event_get_callback(ev));
+
+	(void)base;
+	report_line(arg, "%s %s still registered",
+	    event_get_events(ev) & EV_SIGNAL ? "signal handler" :
+	    event_get_fd(ev) >= 0 ? "event" : "timer",
+	    name != NULL ? name : "(unknown callback)");
 	return 0;
 }
 
 static void
-shutdown_all(void)
+report_fds(struct report *r)
 {
+	DIR		*d;
+	struct dirent	*de;
+	char		 path[64], target[256];
+	ssize_t		 n;
+	int		 fd;
+
+	if ((d = opendir("/proc/self/fd")) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		fd = atoi(de->d_name);
+		if (de->d_name[0] == '.' || fd <= 2 || fd == dirfd(d) ||
+		    fd >= 1024)	/* valgrind's own */
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		n = readlink(path, target, sizeof(target) - 1);
+		target[n > 0 ? n : 0] = '\0';
+		report_line(r, "fd %d (%s) still open", fd, target);
+	}
+	closedir(d);
+}
+
+static void
+report_open(struct report *r)
+{
+	struct conn *c;
+
+	TAILQ_FOREACH(c, &srv.conns, entry)
+		report_line(r, "connection %s still open", c->ctx);
+	children_foreach(report_child, r);
+	pool_foreach_job(report_job, r);
+}
+
+static void
+shutdown_all(int report)
+{
+	struct report r = { 0 };
+
+	if (report && srv.base != NULL)
+		report_open(&r);
 	listen_free_all(&srv.listeners);
+	control_close();
 	conn_close_all();
 	children_shutdown();
-	if (sig_chld != NULL)
-		event_free(sig_chld);
-	if (sig_int != NULL)
-		event_free(sig_int);
-	if (sig_term != NULL)
-		event_free(sig_term);
+	if (srv.base != NULL)
+		pool_shutdown(1000);
+	dfnative_shutdown();
+	notify_shutdown();
+	if (drain_tick != NULL)
+		event_free(drain_tick);
+	if (drain_deadline != NULL)
+		event_free(drain_deadline);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		if (sigs[i] != NULL) {
+			event_free(sigs[i]);
+			sigs[i] = NULL;
+		}
 	watch_flush();
-	event_base_free(srv.base);
+	if (report && srv.base != NULL)
+		event_base_foreach_event(srv.base, report_event, &r);
+	if (srv.base != NULL)
+		event_base_free(srv.base);
 	srv.base = NULL;
 	config_unref(srv.cfg);
 	srv.cfg = NULL;
 	pidfile_remove();
 	libevent_global_shutdown();
+	if (report) {
+		if (!srv.foreground)
+			closelog();
+		report_fds(&r);
+		if (r.n == 0)
+			log_notice("resource report: no resources left open");
+	}
+}
+
+static int	exit_status;
+
+static void
+startup_done(int ok)
+{
+	static const int signums[] = {
+		SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGCHLD
+	};
+	static event_callback_fn cbs[] = {
+		terminate_cb, terminate_cb, sighup_cb, sigusr1_cb, sigchld_cb
+	};
+	char	err[256];
+	size_t	i;
+	int	r;
+
+	listen_adopt_finish();
+	if (!ok) {
+		exit_status = 1;
+		event_base_loopbreak(srv.base);
+		return;
+	}
+	if ((r = control_open(srv.cfg, err, sizeof(err))) != 0) {
+		if (r == CONTROL_LIVE) {
+			log_err("control socket: %s", err);
+			exit_status = 1;
+			event_base_loopbreak(srv.base);
+			return;
+		}
+		log_warnx("control socket disabled: %s", err);
+	}
+	if (pidfile != NULL && pidfile_write(pidfile) != 0) {
+		exit_status = 1;
+		event_base_loopbreak(srv.base);
+		return;
+	}
+	for (i = 0; i < sizeof(signums) / sizeof(signums[0]); i++) {
+		sigs[i] = evsignal_new(srv.base, signums[i], cbs[i], NULL);
+		evsignal_add(sigs[i], NULL);
+	}
+	listen_enable(&srv.listeners);
+	notify_init(srv.base);
+	notify_ready();
+	daemonize_finish();
+	log_setstartup(0);
 }
 
 int
@@ -240,6 +476,7 @@ brokerd_main(int argc, char *argv[])
 {
 	struct config_errors	 errs = { NULL, 0 };
 	const char		*file = SYSCONFDIR "/brokerd/brokerd.conf";
+	const char		*delay;
 	int			 ch, test = 0, debug = 0, foreground = 0;
 	size_t			 i;
 
@@ -310,24 +547,29 @@ brokerd_main(int argc, char *argv[])
 	    PACKAGE_VERSION, event_get_version(),
 	    event_base_get_method(srv.base));
 	listen_init(srv.base, conn_accept);
+	control_init(srv.base, conn_accept_control);
 	child_init(srv.base);
-	sig_chld = evsignal_new(srv.base, SIGCHLD, sigchld_cb, NULL);
-	evsignal_add(sig_chld, NULL);
-	if (open_listeners() != 0 ||
-	    (pidfile != NULL && pidfile_write(pidfile) != 0)) {
-		shutdown_all();
-		return 1;
+	dfnative_init(srv.base);
+	if (srv.debug && (delay = getenv("BROKERD_TEST_STATVFS_DELAY")) &&
+	    strchr(delay, ':') != NULL) {
+		char *mnt = xstrdup(delay), *colon = strrchr(mnt, ':');
+
+		*colon = '\0';
+		dfnative_set_test_delay(mnt, atoi(colon + 1));
+		log_notice("test hook: statvfs on %s delayed by %d ms", mnt,
+		    atoi(colon + 1));
+		free(mnt);
 	}
-	sig_int = evsignal_new(srv.base, SIGINT, terminate_cb, NULL);
-	sig_term = evsignal_new(srv.base, SIGTERM, terminate_cb, NULL);
-	evsignal_add(sig_int, NULL);
-	evsignal_add(sig_term, NULL);
+	if (pool_init(srv.base, srv.cfg->workers, POOL_QUEUE_MAX) != 0)
+		fatalx("cannot start the worker pool");
+	if ((ch = listen_adopt_init()) > 0)
+		log_info("socket activation: %d sockets passed", ch);
+	reload_start_initial(srv.cfg, startup_done);
+	/* The pool's wakeup is never "added": do not exit on an empty loop. */
+	event_base_loop(srv.base, EVLOOP_NO_EXIT_ON_EMPTY);
 
-	daemonize_finish();
-	log_setstartup(0);
-	event_base_dispatch(srv.base);
-
-	shutdown_all();
-	log_info("exited cleanly");
-	return 0;
+	shutdown_all(srv.debug);
+	if (exit_status == 0)
+		log_info("exited cleanly");
+	return exit_status;
 }

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <grp.h>
 #include <libconfig.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -270,6 +271,26 @@ load_listen(struct loader *ld, struct config *c, const config_setting_t *list)
 	}
 }
 
+/* Group name or number -> gid. */
+static int
+lookup_group(const char *name, gid_t *gid)
+{
+	struct group	 gr, *res = NULL;
+	char		 buf[4096], *end;
+	unsigned long	 v;
+
+	errno = 0;
+	v = strtoul(name, &end, 10);
+	if (*end == '\0' && errno == 0) {
+		*gid = (gid_t)v;
+		return 0;
+	}
+	if (getgrnam_r(name, &gr, buf, sizeof(buf), &res) != 0 || res == NULL)
+		return -1;
+	*gid = gr.gr_gid;
+	return 0;
+}
+
 static void
 load_control(struct loader *ld, struct config *c, const config_setting_t *g)
 {
@@ -312,6 +333,11 @@ load_control(struct loader *ld, struct config *c, const config_setting_t *g)
 		} else if (strcmp(key, "group") == 0) {
 			if ((str = get_string(ld, m)) == NULL)
 				continue;
+			if (lookup_group(str, &c->control_gid) != 0) {
+				cerr(ld, m, "control.group \"%s\" is not a "
+				    "known group", str);
+				continue;
+			}
 			free(c->control_group);
 			c->control_group = xstrdup(str);
 		} else
@@ -557,6 +583,7 @@ set_defaults(struct config *c)
 	c->nlisten = 2;
 	c->control_path = xstrdup(RUNSTATEDIR "/brokerd/brokerd.sock");
 	c->control_mode = 0600;
+	c->control_gid = (gid_t)-1;
 	c->workers = 3;
 	c->slow_callback_ms = 100;
 	c->log_level = LOG_INFO;

@@ -45,6 +45,7 @@ struct config {
 	char			*control_path;
 	mode_t			 control_mode;
 	char			*control_group;
+	gid_t			 control_gid;	/* (gid_t)-1: no group */
 	int			 workers;
 	int			 slow_callback_ms;
 	int			 debug;

@@ -85,12 +85,10 @@ src_get(const struct sockaddr *sa)
 }
 
 static void
-src_put(struct srcent *e)
+src_unlink(struct srcent *e)
 {
 	struct srcent **pp;
 
-	if (e == NULL || --e->count > 0)
-		return;
 	for (pp = &srcmap[src_hash(e->addr)]; *pp != NULL;
 	    pp = &(*pp)->next)
 		if (*pp == e) {
@@ -99,6 +97,14 @@ src_put(struct srcent *e)
 			return;
 		}
 }
+
+static void
+src_put(struct srcent *e)
+{
+	if (e != NULL && --e->count == 0)
+		src_unlink(e);
+}
+
 
 const char *
 conn_ctx(void *arg)
@@ -113,42 +119,21 @@ refuse(int fd, const char *peer, const char *why)
 	close(fd);
 }
 
-void
-conn_accept(enum service service, evutil_socket_t fd,
-    const struct sockaddr *sa, int socklen)
+static void
+conn_new(enum service service, evutil_socket_t fd, const char *peer,
+    const struct sockaddr *sa, int socklen, struct srcent *src)
 {
 	const struct limits	*lim = &srv.cfg->limits;
 	struct conn		*c;
-	struct srcent		*src;
 	struct timeval		 idle;
-	char			 peer[ADDR_STRLEN];
-	int			 on = 1;
-
-	addr_format(sa, (socklen_t)socklen, peer, sizeof(peer));
-	if (srv.draining) {
-		stats.connections_refused_draining++;
-		refuse(fd, peer, "shutting down");
-		return;
-	}
-	if (srv.nconns >= (unsigned)lim->max_clients) {
-		stats.connections_refused_max_clients++;
-		refuse(fd, peer, "max_clients reached");
-		return;
-	}
-	src = src_get(sa);
-	if (src != NULL && src->count >= (unsigned)lim->max_clients_per_source) {
-		stats.connections_refused_per_source++;
-		refuse(fd, peer, "max_clients_per_source reached");
-		return;
-	}
-	if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6)
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 
 	c = xcalloc(1, sizeof(*c));
 	c->service = service;
-	c->peerlen = (socklen_t)socklen < sizeof(c->peer) ?
-	    (socklen_t)socklen : sizeof(c->peer);
-	memcpy(&c->peer, sa, c->peerlen);
+	if (sa != NULL) {
+		c->peerlen = (socklen_t)socklen < sizeof(c->peer) ?
+		    (socklen_t)socklen : sizeof(c->peer);
+		memcpy(&c->peer, sa, c->peerlen);
+	}
 	snprintf(c->ctx, sizeof(c->ctx), "%s %s", config_service_name(service),
 	    peer);
 	c->bev = bufferevent_socket_new(srv.base, fd, BEV_OPT_CLOSE_ON_FREE);
@@ -156,6 +141,8 @@ conn_accept(enum service service, evutil_socket_t fd,
 		log_ctx(LOG_ERR, c->ctx, "cannot create bufferevent");
 		close(fd);
 		free(c);
+		if (src != NULL && src->count == 0)
+			src_unlink(src);
 		return;
 	}
 	if (src != NULL)
@@ -181,6 +168,74 @@ conn_accept(enum service service, evutil_socket_t fd,
 		session_start(c);
 		break;
 	}
+}
+
+void
+conn_accept(enum service service, evutil_socket_t fd,
+    const struct sockaddr *sa, int socklen)
+{
+	const struct limits	*lim = &srv.cfg->limits;
+	struct srcent		*src;
+	char			 peer[ADDR_STRLEN];
+	int			 on = 1;
+
+	addr_format(sa, (socklen_t)socklen, peer, sizeof(peer));
+	if (srv.draining) {
+		stats.connections_refused_draining++;
+		refuse(fd, peer, "shutting down");
+		return;
+	}
+	if (srv.nconns - srv.nconns_svc[SERVICE_CONTROL] >=
+	    (unsigned)lim->max_clients) {
+		stats.connections_refused_max_clients++;
+		refuse(fd, peer, "max_clients reached");
+		return;
+	}
+	src = src_get(sa);
+	if (src != NULL && src->count >= (unsigned)lim->max_clients_per_source) {
+		stats.connections_refused_per_source++;
+		refuse(fd, peer, "max_clients_per_source reached");
+		return;
+	}
+	if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	conn_new(service, fd, peer, sa, socklen, src);
+}
+
+/* Control connections: exempt from max_clients, so an admin gets in. */
+void
+conn_accept_control(evutil_socket_t fd, const char *peer)
+{
+	if (srv.draining) {
+		refuse(fd, peer, "shutting down");
+		return;
+	}
+	conn_new(SERVICE_CONTROL, fd, peer, NULL, 0, NULL);
+}
+
+/* Drain: echo stops reading and flushes; sessions refuse new requests. */
+void
+conn_drain_all(void)
+{
+	struct conn *c, *tmp;
+
+	for (c = TAILQ_FIRST(&srv.conns); c != NULL; c = tmp) {
+		tmp = TAILQ_NEXT(c, entry);
+		if (c->svc_drain != NULL)
+			c->svc_drain(c);
+	}
+}
+
+int
+conn_busy_count(void)
+{
+	struct conn	*c;
+	int		 n = 0;
+
+	TAILQ_FOREACH(c, &srv.conns, entry)
+		if (c->svc_busy != NULL && c->svc_busy(c))
+			n++;
+	return n;
 }
 
 static void

@@ -102,9 +102,31 @@ echo_event(struct bufferevent *bev, short what, void *arg)
 }
 WATCH_BEV_EVENT_CB(echo_event_cb, echo_event, conn_ctx)
 
+/* Shutdown: stop reading, give back what was received, then close. */
+static void
+echo_drain(struct conn *c)
+{
+	if (c->svc == ECHO_EOF)
+		return;
+	c->svc = ECHO_EOF;
+	bufferevent_disable(c->bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		conn_close(c);
+	else
+		bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+}
+
+static int
+echo_busy(struct conn *c)
+{
+	return evbuffer_get_length(bufferevent_get_output(c->bev)) > 0;
+}
+
 void
 echo_start(struct conn *c)
 {
+	c->svc_drain = echo_drain;
+	c->svc_busy = echo_busy;
 	bufferevent_setcb(c->bev, echo_read_cb, echo_write_cb, echo_event_cb,
 	    c);
 	bufferevent_setwatermark(c->bev, EV_WRITE, ECHO_LOW, 0);

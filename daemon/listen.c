@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,9 @@
 
 #include <event2/event.h>
 #include <event2/listener.h>
+#ifdef HAVE_LIBSYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
 
 #include "common/log.h"
 #include "daemon/listen.h"
@@ -98,28 +102,28 @@ listener_error(struct evconnlistener *lev, void *arg)
 WATCH_LISTENER_ERR_CB(listener_error_cb, listener_error, listener_ctx)
 
 static int
-bind_one(const struct addrinfo *ai, char *err, size_t errlen)
+bind_one(const struct sockaddr *sa, socklen_t salen, char *err, size_t errlen)
 {
 	char	name[ADDR_STRLEN];
 	int	fd, on = 1;
 
-	addr_format(ai->ai_addr, ai->ai_addrlen, name, sizeof(name));
-	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
-	    SOCK_CLOEXEC, ai->ai_protocol);
+	addr_format(sa, salen, name, sizeof(name));
+	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
 	if (fd < 0) {
 		snprintf(err, errlen, "socket for %s: %s", name,
 		    strerror(errno));
 		return -1;
 	}
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 ||
-	    (ai->ai_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
+	    (sa->sa_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
 	    IPV6_V6ONLY, &on, sizeof(on)) != 0)) {
 		snprintf(err, errlen, "setsockopt on %s: %s", name,
 		    strerror(errno));
 		close(fd);
 		return -1;
 	}
-	if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+	if (bind(fd, sa, salen) != 0) {
 		snprintf(err, errlen, "cannot bind %s: %s", name,
 		    strerror(errno));
 		close(fd);
@@ -132,6 +136,82 @@ bind_one(const struct addrinfo *ai, char *err, size_t errlen)
 		return -1;
 	}
 	return fd;
+}
+
+/* Sockets passed by systemd (LISTEN_FDS), until a listener claims them. */
+static int	*adopt_fds;
+static int	 adopt_n;
+
+int
+listen_adopt_init(void)
+{
+#ifdef HAVE_LIBSYSTEMD
+	int i, n = sd_listen_fds(1);
+
+	if (n < 0) {
+		log_warnx("sd_listen_fds: %s", strerror(-n));
+		return 0;
+	}
+	adopt_fds = xcalloc((size_t)n, sizeof(int));
+	for (i = 0; i < n; i++)
+		adopt_fds[i] = SD_LISTEN_FDS_START + i;
+	adopt_n = n;
+	return n;
+#else
+	return 0;
+#endif
+}
+
+static int
+adopt_take(const struct sockaddr *sa, socklen_t len)
+{
+#ifdef HAVE_LIBSYSTEMD
+	int i, fd;
+
+	for (i = 0; i < adopt_n; i++) {
+		if ((fd = adopt_fds[i]) < 0 ||
+		    sd_is_socket_sockaddr(fd, SOCK_STREAM, sa, len, 1) <= 0)
+			continue;
+		adopt_fds[i] = -1;
+		/* evconnlistener_new leaves the socket as it is: a blocking
+		 * listener would stall the loop. */
+		if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) != 0 ||
+		    fcntl(fd, F_SETFD, FD_CLOEXEC) != 0)
+			log_warn("fcntl on passed socket %d", fd);
+		return fd;
+	}
+#else
+	(void)sa;
+	(void)len;
+#endif
+	return -1;
+}
+
+void
+listen_adopt_finish(void)
+{
+	struct sockaddr_storage	ss;
+	socklen_t		len;
+	char			name[ADDR_STRLEN];
+	int			i;
+
+	for (i = 0; i < adopt_n; i++) {
+		if (adopt_fds[i] < 0)
+			continue;
+		len = sizeof(ss);
+		if (getsockname(adopt_fds[i], (struct sockaddr *)&ss,
+		    &len) == 0)
+			addr_format((struct sockaddr *)&ss, len, name,
+			    sizeof(name));
+		else
+			snprintf(name, sizeof(name), "fd %d", adopt_fds[i]);
+		log_warnx("passed socket %s matches no listen entry; closing "
+		    "it", name);
+		close(adopt_fds[i]);
+	}
+	free(adopt_fds);
+	adopt_fds = NULL;
+	adopt_n = 0;
 }
 
 static int
@@ -147,17 +227,14 @@ is_loopback(const struct sockaddr *sa)
 }
 
 int
-listen_open(const struct listen_spec *spec, struct listener_list *out,
+listen_resolve(const struct listen_spec *spec, struct listen_addrs *out,
     char *err, size_t errlen)
 {
-	struct addrinfo		 hints, *res, *ai;
-	struct listener_list	 opened = TAILQ_HEAD_INITIALIZER(opened);
-	struct listener		*l;
-	struct sockaddr_storage	 ss;
-	socklen_t		 sslen;
-	char			 port[8];
-	int			 fd, r;
+	struct addrinfo	 hints, *res, *ai, *p;
+	char		 port[8];
+	int		 r;
 
+	memset(out, 0, sizeof(*out));
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
@@ -171,26 +248,70 @@ listen_open(const struct listen_spec *spec, struct listener_list *out,
 		return -1;
 	}
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		char	name[ADDR_STRLEN];
-		int	dup = 0;
+		int dup = 0;
 
-		if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
+		if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6) ||
+		    ai->ai_addrlen > sizeof(struct sockaddr_storage))
 			continue;
 		/* Resolvers repeat addresses (two ::1 lines in /etc/hosts). */
-		addr_format(ai->ai_addr, ai->ai_addrlen, name, sizeof(name));
-		for (struct addrinfo *p = res; p != ai; p = p->ai_next)
+		for (p = res; p != ai; p = p->ai_next)
 			if (p->ai_addrlen == ai->ai_addrlen &&
 			    memcmp(p->ai_addr, ai->ai_addr,
 			    ai->ai_addrlen) == 0)
 				dup = 1;
 		if (dup)
 			continue;
-		if ((fd = bind_one(ai, err, errlen)) < 0)
+		out->addr = xreallocarray(out->addr, out->n + 1,
+		    sizeof(*out->addr));
+		out->len = xreallocarray(out->len, out->n + 1,
+		    sizeof(*out->len));
+		memset(&out->addr[out->n], 0, sizeof(out->addr[out->n]));
+		memcpy(&out->addr[out->n], ai->ai_addr, ai->ai_addrlen);
+		out->len[out->n++] = ai->ai_addrlen;
+	}
+	freeaddrinfo(res);
+	if (out->n == 0) {
+		snprintf(err, errlen, "%s resolves to no IPv4 or IPv6 address",
+		    spec->address);
+		return -1;
+	}
+	return 0;
+}
+
+void
+listen_addrs_free(struct listen_addrs *a)
+{
+	free(a->addr);
+	free(a->len);
+	memset(a, 0, sizeof(*a));
+}
+
+int
+listen_bind(const struct listen_spec *spec, const struct listen_addrs *addrs,
+    struct listener_list *out, char *err, size_t errlen)
+{
+	struct listener_list	 opened = TAILQ_HEAD_INITIALIZER(opened);
+	struct listener		*l;
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen;
+	char			 name[ADDR_STRLEN];
+	size_t			 i;
+	int			 fd, adopted;
+
+	for (i = 0; i < addrs->n; i++) {
+		const struct sockaddr *sa = (const void *)&addrs->addr[i];
+
+		addr_format(sa, addrs->len[i], name, sizeof(name));
+		adopted = 0;
+		if ((fd = adopt_take(sa, addrs->len[i])) >= 0)
+			adopted = 1;
+		else if ((fd = bind_one(sa, addrs->len[i], err, errlen)) < 0)
 			goto fail;
 		l = xcalloc(1, sizeof(*l));
 		l->service = spec->service;
 		l->address = xstrdup(spec->address);
 		l->port = spec->port;
+		l->adopted = adopted;
 		sslen = sizeof(ss);
 		if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == 0)
 			addr_format((struct sockaddr *)&ss, sslen, l->name,
@@ -211,15 +332,12 @@ listen_open(const struct listen_spec *spec, struct listener_list *out,
 		evconnlistener_set_error_cb(l->lev, listener_error_cb);
 		l->backoff = evtimer_new(lbase, listener_backoff_cb, l);
 		TAILQ_INSERT_TAIL(&opened, l, entry);
-		if (!is_loopback(ai->ai_addr))
+		if (adopted)
+			log_info("adopted socket %s from systemd (%s)",
+			    l->name, config_service_name(spec->service));
+		if (!is_loopback(sa))
 			log_notice("%s listener on non-loopback address %s",
 			    config_service_name(spec->service), l->name);
-	}
-	freeaddrinfo(res);
-	if (TAILQ_EMPTY(&opened)) {
-		snprintf(err, errlen, "%s resolves to no IPv4 or IPv6 address",
-		    spec->address);
-		return -1;
 	}
 	while ((l = TAILQ_FIRST(&opened)) != NULL) {
 		TAILQ_REMOVE(&opened, l, entry);
@@ -227,7 +345,6 @@ listen_open(const struct listen_spec *spec, struct listener_list *out,
 	}
 	return 0;
 fail:
-	freeaddrinfo(res);
 	listen_free_all(&opened);
 	return -1;
 }

@@ -8,8 +8,13 @@ daemon_libbrokerd_a_SOURCES = \
 	daemon/dfparse.c daemon/dfparse.h \
 	daemon/config.c daemon/config.h \
 	daemon/conn.c \
+	daemon/control.c daemon/control.h \
+	daemon/dfnative.c daemon/dfnative.h \
 	daemon/echo.c \
 	daemon/listen.c daemon/listen.h \
+	daemon/notify.c daemon/notify.h \
+	daemon/pool.c daemon/pool.h \
+	daemon/reload.c daemon/reload.h \
 	daemon/server.h \
 	daemon/session.c \
 	daemon/stats.c daemon/stats.h \

@@ -23,6 +23,8 @@ struct conn {
 	struct srcent		*src;
 	void			*svc;		/* the service's state */
 	void		       (*svc_free)(struct conn *);
+	void		       (*svc_drain)(struct conn *);
+	int		       (*svc_busy)(struct conn *);
 	unsigned long long	 bytes_in;
 	unsigned long long	 bytes_out;
 	long long		 started_ms;
@@ -50,7 +52,11 @@ extern struct server srv;
 /* conn.c */
 void		 conn_accept(enum service, evutil_socket_t,
 		    const struct sockaddr *, int socklen);
+void		 conn_accept_control(evutil_socket_t, const char *peer);
 void		 conn_close(struct conn *);
+void		 conn_drain_all(void);
+/* Connections with a request or a flush in progress. */
+int		 conn_busy_count(void);
 const char	*conn_ctx(void *conn);
 void		 conn_close_all(void);
 

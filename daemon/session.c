@@ -22,7 +22,9 @@
 #include "common/log.h"
 #include "common/proto.h"
 #include "daemon/command.h"
+#include "daemon/dfnative.h"
 #include "daemon/dfparse.h"
+#include "daemon/reload.h"
 #include "daemon/server.h"
 #include "daemon/watch.h"
 
@@ -43,6 +45,8 @@ struct session {
 	struct child		*child;
 	struct evbuffer		*dfout;
 	size_t			 dfdropped;
+	struct dfn_req		*dfn;		/* DF --native in flight */
+	struct reload_waiter	 reload;	/* RELOAD in flight */
 	enum input		 input;
 	int			 running;
 	int			 eof;
@@ -133,14 +137,39 @@ reply_stats(struct session *s)
 	session_final(s, 0, "%s", "");
 }
 
+/* The DF table: header, escaped tab-separated rows, OK <rows>. */
+static void
+reply_table(struct session *s, struct df_table *t, const char *warning)
+{
+	struct evbuffer	*buf = evbuffer_new();
+	char		 field[1024];
+	size_t		 i;
+	int		 j;
+
+	for (j = 0; j < DF_NFIELDS; j++)
+		evbuffer_add_printf(buf, "%s%c", df_field_names[j],
+		    j == DF_NFIELDS - 1 ? '\n' : '\t');
+	for (i = 0; i < t->nrows; i++)
+		for (j = 0; j < DF_NFIELDS; j++) {
+			evbuffer_add(buf, field, df_escape(field,
+			    sizeof(field), t->rows[i].field[j]));
+			evbuffer_add(buf, j == DF_NFIELDS - 1 ? "\n" : "\t", 1);
+		}
+	session_data(s, buf);
+	evbuffer_free(buf);
+	if (warning != NULL) {
+		log_ctx(LOG_WARNING, s->conn->ctx, "%s", warning);
+		session_final(s, 0, "%zu warning: %s", t->nrows, warning);
+	} else
+		session_final(s, 0, "%zu", t->nrows);
+}
+
 static void
 reply_df(struct session *s, const char *warning)
 {
 	struct df_table	 t;
-	struct evbuffer	*buf;
-	char		 err[256], field[1024];
-	size_t		 len = evbuffer_get_length(s->dfout), i;
-	int		 j;
+	char		 err[256];
+	size_t		 len = evbuffer_get_length(s->dfout);
 
 	if (s->dfdropped > 0) {
 		session_final(s, 502, "%s output is larger than %d bytes",
@@ -155,29 +184,41 @@ reply_df(struct session *s, const char *warning)
 			session_final(s, 502, "%s: %s", s->cmd->name, err);
 		return;
 	}
-	if (warning != NULL && t.nrows == 0) {
+	if (warning != NULL && t.nrows == 0)
 		session_final(s, 502, "%s", warning);
-		df_table_free(&t);
-		return;
-	}
-	buf = evbuffer_new();
-	for (j = 0; j < DF_NFIELDS; j++)
-		evbuffer_add_printf(buf, "%s%c", df_field_names[j],
-		    j == DF_NFIELDS - 1 ? '\n' : '\t');
-	for (i = 0; i < t.nrows; i++)
-		for (j = 0; j < DF_NFIELDS; j++) {
-			evbuffer_add(buf, field, df_escape(field,
-			    sizeof(field), t.rows[i].field[j]));
-			evbuffer_add(buf, j == DF_NFIELDS - 1 ? "\n" : "\t", 1);
-		}
-	session_data(s, buf);
-	evbuffer_free(buf);
-	if (warning != NULL) {
-		log_ctx(LOG_WARNING, s->conn->ctx, "%s", warning);
-		session_final(s, 0, "%zu warning: %s", t.nrows, warning);
-	} else
-		session_final(s, 0, "%zu", t.nrows);
+	else
+		reply_table(s, &t, warning);
 	df_table_free(&t);
+}
+
+static void
+native_done(struct df_table *t, int code, const char *err, void *arg)
+{
+	struct session *s = arg;
+
+	s->dfn = NULL;
+	if (t != NULL) {
+		reply_table(s, t, NULL);
+		df_table_free(t);
+		free(t);
+	} else
+		session_final(s, code ? code : 500, "%s", err);
+	s->running = 0;
+	session_process(s);
+}
+
+static void
+reload_finished(int ok, unsigned long generation, const char *errors,
+    void *arg)
+{
+	struct session *s = arg;
+
+	if (ok)
+		session_final(s, 0, "generation %lu", generation);
+	else
+		session_final(s, 500, "%s", errors);
+	s->running = 0;
+	session_process(s);
 }
 
 static void
@@ -342,7 +383,31 @@ session_request(struct session *s, char *line, size_t len)
 		session_final(s, 0, "brokerd %s", PACKAGE_VERSION);
 	else if (strcasecmp(w[0], "STATS") == 0 && n == 1)
 		reply_stats(s);
-	else if (strcasecmp(w[0], "DF") == 0 && n == 1) {
+	else if (strcasecmp(w[0], "DF") == 0 && n == 2 &&
+	    strcmp(w[1], "--native") == 0) {
+		s->dfn = dfnative_start(srv.cfg->limits.request_timeout_s *
+		    1000, native_done, s, s->conn->ctx);
+		if (s->dfn == NULL)
+			session_final(s, 429, "busy: the worker queue is full");
+		else
+			s->running = 1;
+	} else if (strcasecmp(w[0], "RELOAD") == 0 && n == 1 &&
+	    s->conn->service == SERVICE_CONTROL) {
+		s->running = 1;
+		reload_request(&s->reload);
+	} else if (strcasecmp(w[0], "LOGLEVEL") == 0 && n == 2 &&
+	    s->conn->service == SERVICE_CONTROL) {
+		int level = log_levelbyname(w[1]);
+
+		if (level < 0 || level > LOG_DEBUG)
+			session_final(s, 400, "unknown log level");
+		else {
+			log_setlevel(level);
+			log_notice("log level set to %s by %s",
+			    log_levelname(level), s->conn->ctx);
+			session_final(s, 0, "%s", log_levelname(level));
+		}
+	} else if (strcasecmp(w[0], "DF") == 0 && n == 1) {
 		if ((cmd = config_command(srv.cfg, "df")) == NULL)
 			session_final(s, 404, "no df command configured");
 		else
@@ -373,7 +438,10 @@ session_request(struct session *s, char *line, size_t len)
 	} else if (strcasecmp(w[0], "PING") == 0 ||
 	    strcasecmp(w[0], "VERSION") == 0 ||
 	    strcasecmp(w[0], "STATS") == 0 || strcasecmp(w[0], "DF") == 0 ||
-	    strcasecmp(w[0], "UPPER") == 0 || strcasecmp(w[0], "RUN") == 0)
+	    strcasecmp(w[0], "UPPER") == 0 || strcasecmp(w[0], "RUN") == 0 ||
+	    (s->conn->service == SERVICE_CONTROL &&
+	    (strcasecmp(w[0], "RELOAD") == 0 ||
+	    strcasecmp(w[0], "LOGLEVEL") == 0)))
 		session_final(s, 400, "wrong number of arguments for %s",
 		    w[0]);
 	else {
@@ -474,6 +542,9 @@ session_process(struct session *s)
 		evtimer_del(s->req_timer);
 
 	if (s->eof) {
+		/* A refused request's input may be cut short: it was answered. */
+		if (s->input == INPUT_DISCARD && !s->running)
+			s->input = INPUT_NONE;
 		if (s->input != INPUT_NONE) {
 			session_fail(s, 400, "connection closed before END");
 			return;
@@ -568,6 +639,9 @@ session_free(struct conn *c)
 
 	if (s->child != NULL)
 		child_abandon(s->child);
+	if (s->dfn != NULL)
+		dfnative_cancel(s->dfn);
+	reload_cancel(&s->reload);
 	event_free(s->req_timer);
 	proto_free(&s->parser);
 	if (s->dfout != NULL)
@@ -578,12 +652,23 @@ session_free(struct conn *c)
 	c->svc = NULL;
 }
 
+static int
+session_busy(struct conn *c)
+{
+	struct session *s = c->svc;
+
+	return s->running || s->input != INPUT_NONE;
+}
+
 void
 session_start(struct conn *c)
 {
 	struct session *s = xcalloc(1, sizeof(*s));
 
 	s->conn = c;
+	s->reload.fn = reload_finished;
+	s->reload.arg = s;
+	c->svc_busy = session_busy;
 	proto_init(&s->parser, (size_t)srv.cfg->limits.max_line,
 	    PROTO_MAX_FRAME);
 	s->req_timer = evtimer_new(srv.base, session_req_timeout_cb, s);

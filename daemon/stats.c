@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "daemon/command.h"
+#include "daemon/pool.h"
 #include "daemon/server.h"
 #include "daemon/stats.h"
 #include "daemon/watch.h"
@@ -65,6 +66,7 @@ void
 stats_report(void (*emit)(const char *, const char *, void *), void *arg)
 {
 	struct watch_stats	 ws;
+	struct pool_stats	 ps;
 	struct listener		*l;
 	struct child_emit	 ce = { emit, arg, 0 };
 	char			 key[64], val[160];
@@ -89,6 +91,13 @@ stats_report(void (*emit)(const char *, const char *, void *), void *arg)
 	KV("connections.control", "%u", srv.nconns_svc[SERVICE_CONTROL]);
 	KV("children_running", "%u", children_running());
 	children_foreach(emit_child, &ce);
+	pool_get_stats(&ps);
+	KV("pool.threads", "%d", ps.threads);
+	KV("pool.busy", "%d", ps.busy);
+	KV("pool.queued", "%llu", ps.queued);
+	KV("pool.completed", "%llu", ps.completed);
+	KV("pool.rejected", "%llu", ps.rejected);
+	KV("pool.longest_wait_s", "%.6f", ps.longest_wait_s);
 #define X(name) KV(#name, "%llu", stats.name);
 	STATS_COUNTERS(X)
 #undef X

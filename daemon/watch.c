@@ -121,3 +121,31 @@ watch_bucket_name(int i)
 {
 	return bucket_names[i];
 }
+
+/* Filled by constructors before main: no locking needed. */
+static struct {
+	void		(*fn)(void);
+	const char	*name;
+}			 names[256];
+static size_t		 nnames;
+
+void
+watch_register(void (*fn)(void), const char *name)
+{
+	if (nnames < sizeof(names) / sizeof(names[0])) {
+		names[nnames].fn = fn;
+		names[nnames].name = name;
+		nnames++;
+	}
+}
+
+const char *
+watch_name(void (*fn)(void))
+{
+	size_t i;
+
+	for (i = 0; i < nnames; i++)
+		if (names[i].fn == fn)
+			return names[i].name;
+	return NULL;
+}

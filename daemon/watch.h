@@ -32,9 +32,20 @@ void	watch_stop(long long t0, const char *name, watch_ctx_fn ctx,
 	    void *arg);
 void	watch_defer_free(void *p, void (*fn)(void *));
 void	watch_get_stats(struct watch_stats *);
+/* The wrapper name registered for a callback, for the debug report. */
+void	watch_register(void (*fn)(void), const char *name);
+const char *watch_name(void (*fn)(void));
 const char *watch_bucket_name(int i);
 /* Frees whatever is deferred; called at shutdown. */
 void	watch_flush(void);
+
+/* Names every wrapper at start-up, so leftovers can be reported by name. */
+#define WATCH_REGISTER(name)						\
+static void __attribute__((constructor))				\
+name##_register(void)							\
+{									\
+	watch_register((void (*)(void))name, #name);			\
+}
 
 #define WATCH_EVENT_CB(name, body, ctx)					\
 static void								\
@@ -43,7 +54,8 @@ name(evutil_socket_t fd_, short what_, void *arg_)			\
 	long long t0_ = watch_start();					\
 	body(fd_, what_, arg_);						\
 	watch_stop(t0_, #name, (watch_ctx_fn)(ctx), arg_);		\
-}
+}									\
+WATCH_REGISTER(name)
 
 #define WATCH_BEV_DATA_CB(name, body, ctx)				\
 static void								\
@@ -52,7 +64,8 @@ name(struct bufferevent *bev_, void *arg_)				\
 	long long t0_ = watch_start();					\
 	body(bev_, arg_);						\
 	watch_stop(t0_, #name, (watch_ctx_fn)(ctx), arg_);		\
-}
+}									\
+WATCH_REGISTER(name)
 
 #define WATCH_BEV_EVENT_CB(name, body, ctx)				\
 static void								\
@@ -61,7 +74,8 @@ name(struct bufferevent *bev_, short what_, void *arg_)		\
 	long long t0_ = watch_start();					\
 	body(bev_, what_, arg_);					\
 	watch_stop(t0_, #name, (watch_ctx_fn)(ctx), arg_);		\
-}
+}									\
+WATCH_REGISTER(name)
 
 #define WATCH_LISTENER_CB(name, body, ctx)				\
 static void								\
@@ -71,7 +85,8 @@ name(struct evconnlistener *l_, evutil_socket_t fd_,			\
 	long long t0_ = watch_start();					\
 	body(l_, fd_, sa_, len_, arg_);					\
 	watch_stop(t0_, #name, (watch_ctx_fn)(ctx), arg_);		\
-}
+}									\
+WATCH_REGISTER(name)
 
 #define WATCH_LISTENER_ERR_CB(name, body, ctx)				\
 static void								\
@@ -80,6 +95,7 @@ name(struct evconnlistener *l_, void *arg_)				\
 	long long t0_ = watch_start();					\
 	body(l_, arg_);							\
 	watch_stop(t0_, #name, (watch_ctx_fn)(ctx), arg_);		\
-}
+}									\
+WATCH_REGISTER(name)
 
 #endif

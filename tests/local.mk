@@ -14,9 +14,11 @@ TEST_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(LIBCONFIG_CFLAGS)
 TEST_LIBS = tests/libtap.a $(BROKERD_LIBS)
 
 UNIT_TESTS = tests/unit/test_config tests/unit/test_proto \
-	tests/unit/test_dfparse
+	tests/unit/test_dfparse tests/unit/test_pool tests/unit/test_dfnative
 INTEGRATION_TESTS = tests/integration/test_echo \
-	tests/integration/test_cli tests/integration/test_broker
+	tests/integration/test_cli tests/integration/test_broker \
+	tests/integration/test_lifecycle tests/integration/test_health \
+	tests/integration/test_abuse
 
 check_PROGRAMS += $(UNIT_TESTS) $(INTEGRATION_TESTS)
 TESTS += $(UNIT_TESTS) $(INTEGRATION_TESTS)
@@ -27,6 +29,13 @@ tests_unit_test_proto_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_proto_LDADD = $(TEST_LIBS)
 tests_unit_test_dfparse_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_dfparse_LDADD = $(TEST_LIBS)
+tests_unit_test_pool_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_pool_LDADD = $(TEST_LIBS)
+tests_unit_test_dfnative_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_dfnative_LDADD = $(TEST_LIBS)
 tests_integration_test_broker_LDADD = $(TEST_LIBS)
+tests_integration_test_lifecycle_LDADD = $(TEST_LIBS)
+tests_integration_test_health_LDADD = $(TEST_LIBS)
+tests_integration_test_abuse_LDADD = $(TEST_LIBS)
 tests_integration_test_echo_LDADD = $(TEST_LIBS)
 tests_integration_test_cli_LDADD = $(TEST_LIBS)

@@ -22,6 +22,8 @@
 #include "tests/integration/harness.h"
 #include "tests/tap.h"
 
+int harness_listen_fd = -1;
+
 long long
 now_ms(void)
 {
@@ -51,6 +53,7 @@ d_init(struct daemon *d)
 	snprintf(d->conf, sizeof(d->conf), "%s/brokerd.conf", d->dir);
 	snprintf(d->log, sizeof(d->log), "%s/brokerd.log", d->dir);
 	snprintf(d->pidfile, sizeof(d->pidfile), "%s/brokerd.pid", d->dir);
+	snprintf(d->control, sizeof(d->control), "%s/control.sock", d->dir);
 }
 
 static int
@@ -101,8 +104,20 @@ d_start(struct daemon *d, const char *conf_text, const char *extra)
 	d_init(d);
 	if (bin == NULL)
 		bin = "../daemon/brokerd";
-	if (conf_text != NULL && write_file(d->conf, conf_text) != 0)
-		bail("cannot write %s", d->conf);
+	if (conf_text != NULL) {
+		char *full;
+
+		/* Each daemon gets its own control socket in its temp dir. */
+		if (strstr(conf_text, "control") == NULL) {
+			if (asprintf(&full, "%s\ncontrol = { path = \"%s\"; };\n",
+			    conf_text, d->control) < 0)
+				bail("asprintf");
+		} else
+			full = strdup(conf_text);
+		if (write_file(d->conf, full) != 0)
+			bail("cannot write %s", d->conf);
+		free(full);
+	}
 	if (wrap != NULL && *wrap != '\0') {
 		wcopy = strdup(wrap);
 		for (tok = strtok(wcopy, " "); tok && argc < 40;
@@ -134,6 +149,14 @@ d_start(struct daemon *d, const char *conf_text, const char *extra)
 		dup2(fd, STDOUT_FILENO);
 		if (fd > 2)
 			close(fd);
+		if (harness_listen_fd >= 0) {
+			char pid[32];
+
+			dup2(harness_listen_fd, 3);
+			snprintf(pid, sizeof(pid), "%d", (int)getpid());
+			setenv("LISTEN_PID", pid, 1);
+			setenv("LISTEN_FDS", "1", 1);
+		}
 		execv(argv[0], argv);
 		_exit(127);
 	}

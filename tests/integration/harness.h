@@ -15,11 +15,15 @@ struct daemon {
 	char	conf[300];
 	char	log[300];
 	char	pidfile[300];
+	char	control[300];
 	int	echo_port;
 	int	broker_port;
 	int	exited;
 	int	status;
 };
+
+/* When >= 0, d_start passes this socket as fd 3 with LISTEN_FDS=1. */
+extern int harness_listen_fd;
 
 /* Creates the temp dir; call before writing extra files into d->dir. */
 void	d_init(struct daemon *);

@@ -1,0 +1,26 @@
+/* The administrative unix socket (brokerctl reload / stats). */
+#ifndef BROKERD_CONTROL_H
+#define BROKERD_CONTROL_H
+
+#include <event2/event.h>
+
+#include "daemon/config.h"
+
+/* Peer names a control connection in logs: "control uid 0 pid 42". */
+typedef void (*control_accept_fn)(evutil_socket_t, const char *peer);
+
+void	control_init(struct event_base *, control_accept_fn);
+#define CONTROL_LIVE	(-2)
+
+/*
+ * Opens cfg's control socket.  CONTROL_LIVE if another daemon answers
+ * there (a live socket is never stolen), -1 if it cannot be created.
+ */
+int	control_open(const struct config *, char *err, size_t errlen);
+/* Reopens when the path or mode changed; keeps the old one on failure. */
+int	control_reconcile(const struct config *, char *err, size_t errlen);
+/* Stops accepting and removes the socket file if it is still ours. */
+void	control_close(void);
+const char *control_path(void);
+
+#endif

@@ -1,0 +1,320 @@
+/* Configuration (re)loading; see reload.h. */
+#include "autoconf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "daemon/control.h"
+#include "daemon/listen.h"
+#include "daemon/notify.h"
+#include "daemon/pool.h"
+#include "daemon/reload.h"
+#include "daemon/server.h"
+#include "daemon/watch.h"
+
+TAILQ_HEAD(waiter_list, reload_waiter);
+
+struct reload_job {
+	struct pool_job		 job;
+	char			*file;
+	struct config		*cfg;	/* given (start-up) or loaded */
+	struct config_errors	 errs;
+	struct listen_addrs	*addrs;	/* one per cfg->listen entry */
+	size_t			 naddrs;
+	int			 initial;
+	void		       (*initial_done)(int);
+};
+
+static struct waiter_list	current = TAILQ_HEAD_INITIALIZER(current);
+static struct waiter_list	next = TAILQ_HEAD_INITIALIZER(next);
+static int			running, again;
+
+static void	reload_start(void);
+
+int
+reload_busy(void)
+{
+	return running;
+}
+
+static void
+add_error(struct config_errors *errs, const char *file, int line,
+    const char *msg)
+{
+	char *s;
+
+	if (asprintf(&s, "%s:%d: %s", file, line, msg) < 0)
+		abort();
+	errs->msg = xreallocarray(errs->msg, errs->n + 1, sizeof(char *));
+	errs->msg[errs->n++] = s;
+}
+
+/* On a worker thread: only the job's own data. */
+static void
+reload_work(struct pool_job *pj)
+{
+	struct reload_job	*rj = (struct reload_job *)pj;
+	char			 err[256];
+	size_t			 i;
+
+	if (rj->cfg == NULL)
+		rj->cfg = config_load(rj->file, &rj->errs);
+	if (rj->cfg == NULL)
+		return;
+	rj->naddrs = rj->cfg->nlisten;
+	rj->addrs = xcalloc(rj->naddrs, sizeof(*rj->addrs));
+	for (i = 0; i < rj->cfg->nlisten; i++)
+		if (listen_resolve(&rj->cfg->listen[i], &rj->addrs[i], err,
+		    sizeof(err)) != 0)
+			add_error(&rj->errs, rj->cfg->file,
+			    rj->cfg->listen[i].line, err);
+}
+
+static void
+job_free(struct reload_job *rj, int keep_cfg)
+{
+	size_t i;
+
+	for (i = 0; i < rj->naddrs; i++)
+		listen_addrs_free(&rj->addrs[i]);
+	free(rj->addrs);
+	if (!keep_cfg)
+		config_unref(rj->cfg);
+	config_errors_free(&rj->errs);
+	free(rj->file);
+	free(rj);
+}
+
+static int
+same_spec(const struct listener *l, const struct listen_spec *s)
+{
+	return l->service == s->service && l->port == s->port &&
+	    strcmp(l->address, s->address) == 0;
+}
+
+/*
+ * Binds what is new, then (only if everything worked) closes what is
+ * gone.  Kept listeners are never closed, so no connection is refused.
+ */
+static int
+apply_listeners(struct reload_job *rj, char *err, size_t errlen)
+{
+	struct listener_list	 fresh = TAILQ_HEAD_INITIALIZER(fresh);
+	struct listener		*l, *tmp;
+	const struct config	*cfg = rj->cfg;
+	char			 why[256];
+	size_t			 i;
+	int			 found;
+
+	TAILQ_FOREACH(l, &srv.listeners, entry)
+		l->keep = 0;
+	for (i = 0; i < cfg->nlisten; i++) {
+		found = 0;
+		TAILQ_FOREACH(l, &srv.listeners, entry)
+			if (same_spec(l, &cfg->listen[i])) {
+				l->keep = 1;
+				found = 1;
+			}
+		if (found)
+			continue;
+		if (listen_bind(&cfg->listen[i], &rj->addrs[i], &fresh, why,
+		    sizeof(why)) != 0) {
+			snprintf(err, errlen, "%s:%d: %s", cfg->file,
+			    cfg->listen[i].line, why);
+			listen_free_all(&fresh);
+			return -1;
+		}
+	}
+	if (!rj->initial && control_reconcile(cfg, why, sizeof(why)) != 0) {
+		snprintf(err, errlen, "%s: control socket: %s", cfg->file, why);
+		listen_free_all(&fresh);
+		return -1;
+	}
+	for (l = TAILQ_FIRST(&srv.listeners); l != NULL; l = tmp) {
+		tmp = TAILQ_NEXT(l, entry);
+		if (!l->keep) {
+			log_info("closing listener %s (%s)", l->name,
+			    config_service_name(l->service));
+			TAILQ_REMOVE(&srv.listeners, l, entry);
+			listen_free(l);
+		}
+	}
+	/* At start-up the caller enables everything once it is ready. */
+	if (!rj->initial)
+		listen_enable(&fresh);
+	while ((l = TAILQ_FIRST(&fresh)) != NULL) {
+		TAILQ_REMOVE(&fresh, l, entry);
+		TAILQ_INSERT_TAIL(&srv.listeners, l, entry);
+	}
+	return 0;
+}
+
+static void
+apply_settings(const struct config *cfg)
+{
+	log_setfacility(cfg->log_facility);
+	log_setlevel(srv.debug ? LOG_DEBUG : cfg->log_level);
+	watch_set_threshold_ms(cfg->slow_callback_ms);
+	pool_resize(cfg->workers);
+}
+
+static void
+finish_waiters(int ok, const char *errors)
+{
+	struct reload_waiter *w;
+
+	while ((w = TAILQ_FIRST(&current)) != NULL) {
+		TAILQ_REMOVE(&current, w, entry);
+		w->queued = 0;
+		w->fn(ok, srv.generation, errors, w->arg);
+	}
+}
+
+static void
+reload_done(struct pool_job *pj)
+{
+	struct reload_job	*rj = (struct reload_job *)pj;
+	struct config		*old;
+	char			 err[512], *joined = NULL;
+	size_t			 i, len = 0;
+	int			 initial = rj->initial, ok;
+
+	if (pj->abandoned) {
+		job_free(rj, initial);
+		running = 0;
+		finish_waiters(0, "shutting down");
+		return;
+	}
+	if (rj->errs.n == 0 && apply_listeners(rj, err, sizeof(err)) != 0)
+		add_error(&rj->errs, rj->cfg->file, 0, err);
+	ok = rj->errs.n == 0;
+	if (!ok) {
+		for (i = 0; i < rj->errs.n; i++) {
+			log_err("%s", rj->errs.msg[i]);
+			len += strlen(rj->errs.msg[i]) + 2;
+		}
+		joined = xcalloc(1, len + 1);
+		for (i = 0; i < rj->errs.n; i++) {
+			strcat(joined, i ? "; " : "");
+			strcat(joined, rj->errs.msg[i]);
+		}
+	}
+	if (initial) {
+		void (*done)(int) = rj->initial_done;
+
+		job_free(rj, 1);
+		free(joined);
+		running = 0;
+		done(ok);
+		return;
+	}
+	if (ok) {
+		old = srv.cfg;
+		srv.cfg = rj->cfg;
+		rj->cfg = NULL;
+		config_unref(old);
+		apply_settings(srv.cfg);
+		srv.generation++;
+		stats.reloads_ok++;
+		log_notice("reloaded configuration (generation %lu)",
+		    srv.generation);
+	} else {
+		stats.reloads_failed++;
+		log_err("reload failed; still serving generation %lu",
+		    srv.generation);
+	}
+	job_free(rj, 0);
+	notify_ready();
+	running = 0;
+	finish_waiters(ok, joined);
+	free(joined);
+	if (again && !srv.draining) {
+		again = 0;
+		TAILQ_CONCAT(&current, &next, entry);
+		reload_start();
+	}
+}
+
+static void
+submit(struct reload_job *rj)
+{
+	rj->job.work = reload_work;
+	rj->job.done = reload_done;
+	rj->job.class = POOL_NORMAL;
+	rj->job.name = "reload";
+	snprintf(rj->job.ctx, sizeof(rj->job.ctx), "%s", rj->file);
+	running = 1;
+	if (pool_submit(&rj->job) != 0) {
+		log_err("reload of %s: the worker queue is full", rj->file);
+		running = 0;
+		if (!rj->initial) {
+			stats.reloads_failed++;
+			notify_ready();
+			finish_waiters(0, "the worker queue is full");
+		}
+		job_free(rj, rj->initial);
+	}
+}
+
+static void
+reload_start(void)
+{
+	struct reload_job *rj = xcalloc(1, sizeof(*rj));
+
+	rj->file = xstrdup(srv.config_file);
+	notify_reloading();
+	log_info("reloading %s", srv.config_file);
+	submit(rj);
+}
+
+void
+reload_start_initial(struct config *cfg, void (*done)(int))
+{
+	struct reload_job *rj = xcalloc(1, sizeof(*rj));
+
+	rj->file = xstrdup(cfg->file);
+	rj->cfg = cfg;
+	rj->initial = 1;
+	rj->initial_done = done;
+	submit(rj);
+	if (!running)
+		done(0);
+}
+
+void
+reload_request(struct reload_waiter *w)
+{
+	if (running) {
+		/* The running one may have read the file already. */
+		again = 1;
+		if (w != NULL) {
+			TAILQ_INSERT_TAIL(&next, w, entry);
+			w->queued = 1;
+		}
+		return;
+	}
+	if (w != NULL) {
+		TAILQ_INSERT_TAIL(&current, w, entry);
+		w->queued = 1;
+	}
+	reload_start();
+}
+
+void
+reload_cancel(struct reload_waiter *w)
+{
+	struct reload_waiter *x;
+
+	if (!w->queued)
+		return;
+	TAILQ_FOREACH(x, &current, entry)
+		if (x == w) {
+			TAILQ_REMOVE(&current, w, entry);
+			w->queued = 0;
+			return;
+		}
+	TAILQ_REMOVE(&next, w, entry);
+	w->queued = 0;
+}

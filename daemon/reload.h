@@ -1,0 +1,31 @@
+/*
+ * Loading a configuration: the file is read, parsed and its listener
+ * addresses resolved in the worker pool; the loop thread then binds new
+ * listeners first, and only if all of that worked swaps the snapshot in.
+ * SIGHUPs coalesce, but one that arrives during a reload causes another.
+ */
+#ifndef BROKERD_RELOAD_H
+#define BROKERD_RELOAD_H
+
+#include <sys/queue.h>
+
+#include "daemon/config.h"
+
+typedef void (*reload_fn)(int ok, unsigned long generation,
+    const char *errors, void *arg);
+
+struct reload_waiter {
+	TAILQ_ENTRY(reload_waiter)	 entry;
+	reload_fn			 fn;
+	void				*arg;
+	int				 queued;
+};
+
+/* Start-up: resolve and bind cfg's listeners; done(1) when serving. */
+void	reload_start_initial(struct config *cfg, void (*done)(int ok));
+/* A reload that starts after this call; w (may be NULL) hears the end. */
+void	reload_request(struct reload_waiter *w);
+void	reload_cancel(struct reload_waiter *w);
+int	reload_busy(void);
+
+#endif

@@ -1,0 +1,752 @@
+/*
+ * Lifecycle: SIGHUP reload, the control socket, SIGUSR1, the drain on
+ * SIGTERM, systemd notifications and socket activation.
+ */
+#include "autoconf.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/proto.h"
+#include "tests/integration/harness.h"
+#include "tests/tap.h"
+
+#define BASE \
+	"listen = ( { service = \"echo\"; address = \"127.0.0.1\"; port = 0; },\n" \
+	"  { service = \"broker\"; address = \"127.0.0.1\"; port = 0; } );\n" \
+	"limits = { max_clients_per_source = 1000; max_children = 100; " \
+	"shutdown_timeout_s = %d; };\n"
+
+static const char *brokerctl;
+
+static void
+write_file(const char *path, const char *text)
+{
+	char	tmp[512];
+	FILE	*f;
+
+	/* Replace atomically, as an admin's editor would. */
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	f = fopen(tmp, "w");
+	fputs(text, f);
+	fclose(f);
+	rename(tmp, path);
+}
+
+static int
+free_port(void)
+{
+	struct sockaddr_in	sin = { 0 };
+	socklen_t		len = sizeof(sin);
+	int			fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	bind(fd, (struct sockaddr *)&sin, sizeof(sin));
+	getsockname(fd, (struct sockaddr *)&sin, &len);
+	port = ntohs(sin.sin_port);
+	close(fd);
+	return port;
+}
+
+static int
+listening_socket(int *port)
+{
+	struct sockaddr_in	sin = { 0 };
+	socklen_t		len = sizeof(sin);
+	int			fd = socket(AF_INET, SOCK_STREAM, 0), on = 1;
+
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	bind(fd, (struct sockaddr *)&sin, sizeof(sin));
+	listen(fd, 16);
+	getsockname(fd, (struct sockaddr *)&sin, &len);
+	*port = ntohs(sin.sin_port);
+	return fd;
+}
+
+static int
+echo_roundtrip(int port, const char *msg)
+{
+	char	*out;
+	ssize_t	 n;
+	int	 fd = tcp_connect(port), good;
+
+	if (fd < 0)
+		return 0;
+	send_all(fd, msg, strlen(msg));
+	shutdown(fd, SHUT_WR);
+	n = read_to_eof(fd, &out, 5000);
+	good = n == (ssize_t)strlen(msg) && memcmp(out, msg, (size_t)n) == 0;
+	free(out);
+	close(fd);
+	return good;
+}
+
+static int
+ctl(struct daemon *d, const char *verb, char **out, char **err)
+{
+	char *argv[] = { (char *)brokerctl, "-S", d->control, (char *)verb,
+	    NULL };
+
+	return run_prog(argv, NULL, 0, out, NULL, err, 20000);
+}
+
+static int
+nthreads(pid_t pid)
+{
+	char		 path[64];
+	DIR		*dir;
+	struct dirent	*de;
+	int		 n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	if ((dir = opendir(path)) == NULL)
+		return -1;
+	while ((de = readdir(dir)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(dir);
+	return n;
+}
+
+static void
+test_reload(void)
+{
+	struct daemon	 d = { 0 };
+	struct reply	 r;
+	char		 conf[2048], msg[64], *out, *err;
+	int		 port = free_port(), bfd, st, busy, bport;
+
+	snprintf(conf, sizeof(conf), BASE "commands = { upper = { argv = "
+	    "[\"tr\", \"a-z\", \"A-Z\"]; input = true; }; };\n", 10);
+	if (d_start(&d, conf, NULL) != 0)
+		bail("daemon did not start");
+	bfd = tcp_connect(d.broker_port);
+	is_int(request(bfd, "PING", &r), 0, "broker connection before reload");
+	reply_free(&r);
+	send_all(bfd, "RUN lower\nEND\n", 14);
+	is_int(read_reply(bfd, &r, 5000), 404, "lower is not configured yet");
+	reply_free(&r);
+
+	/* A new listener, debug log level, a new command. */
+	snprintf(conf, sizeof(conf), BASE "listen = ( { service = \"echo\"; "
+	    "address = \"127.0.0.1\"; port = 0; }, { service = \"broker\"; "
+	    "address = \"127.0.0.1\"; port = 0; }, { service = \"echo\"; "
+	    "address = \"127.0.0.1\"; port = %d; } );\n"
+	    "log = { level = \"debug\"; };\n"
+	    "control = { path = \"%s\"; };\n"
+	    "commands = { lower = { argv = [\"tr\", \"A-Z\", \"a-z\"]; "
+	    "input = true; }; };\n", 10, port, d.control);
+	/* BASE's listen = is overridden by the later one: strip it. */
+	memmove(conf, strstr(conf, "limits"), strlen(strstr(conf, "limits"))
+	    + 1);
+	write_file(d.conf, conf);
+	kill(d.pid, SIGHUP);
+	ok(d_log_wait(&d, "reloaded configuration (generation 2)", 1, 10000),
+	    "SIGHUP: reloaded configuration (generation 2)");
+	ok(echo_roundtrip(port, "new port"), "the new listener serves");
+	ok(echo_roundtrip(d.echo_port, "old port"), "the kept one still does");
+	is_int(request(bfd, "PING", &r), 0,
+	    "a connection open across the reload keeps working");
+	reply_free(&r);
+	send_all(bfd, "RUN lower\nDATA 5\nHeLLoEND\n", 26);
+	read_reply(bfd, &r, 5000);
+	ok(r.code == 0 && r.len == 5 && memcmp(r.data, "hello", 5) == 0,
+	    "the new command table applies");
+	reply_free(&r);
+	send_all(bfd, "UPPER\nEND\n", 10);
+	is_int(read_reply(bfd, &r, 5000), 404, "the removed command is gone");
+	reply_free(&r);
+	ok(echo_roundtrip(port, "x") &&
+	    d_log_wait(&d, ": connection accepted", 1, 3000),
+	    "the new log level applies (debug lines appear)");
+
+	/* A syntax error: keep serving, report file:line. */
+	write_file(d.conf, "workers = 3;\n\nlimits = { max_line = ; };\n");
+	kill(d.pid, SIGHUP);
+	ok(d_log_wait(&d, "reload failed; still serving generation 2", 1,
+	    10000), "a bad file: reload failed, still generation 2");
+	ok(d_log_count(&d, "brokerd.conf:3: syntax error") >= 1,
+	    "the error is logged with its line");
+	ok(echo_roundtrip(port, "still"), "and the old config still serves");
+
+	/* Through the control socket: outcome and errors. */
+	st = ctl(&d, "reload", &out, &err);
+	ok(st == 1 && strstr(err, "brokerd.conf:3: syntax error") != NULL,
+	    "brokerctl reload on a bad file: exit 1 with the error");
+	free(out); free(err);
+
+	/* A listener that cannot bind fails the reload atomically. */
+	{
+		int	 lfd = listening_socket(&busy), fresh = free_port();
+
+		snprintf(conf, sizeof(conf), "limits = { max_clients_per_source"
+		    " = 1000; };\ncontrol = { path = \"%s\"; };\nlisten = ( "
+		    "{ service = \"echo\"; address = \"127.0.0.1\"; port = 0;"
+		    " }, { service = \"broker\"; address = \"127.0.0.1\"; "
+		    "port = 0; }, { service = \"echo\"; address = "
+		    "\"127.0.0.1\"; port = %d; }, { service = \"echo\"; "
+		    "address = \"127.0.0.1\"; port = %d; }, { service = "
+		    "\"echo\"; address = \"127.0.0.1\"; port = %d; } );\n",
+		    d.control, port, fresh, busy);
+		write_file(d.conf, conf);
+		st = ctl(&d, "reload", &out, &err);
+		snprintf(msg, sizeof(msg), "cannot bind 127.0.0.1:%d", busy);
+		ok(st == 1 && strstr(err, msg) != NULL,
+		    "a port in use fails the reload, naming it");
+		free(out); free(err);
+		ok(tcp_connect(fresh) < 0, "the listener opened before the "
+		    "failure was closed again (no half-applied state)");
+		ok(echo_roundtrip(port, "kept"), "old listeners untouched");
+		close(lfd);
+	}
+
+	/* A good file through the control socket. */
+	snprintf(conf, sizeof(conf), "limits = { max_clients_per_source = "
+	    "1000; };\ncontrol = { path = \"%s\"; };\nlisten = ( { service ="
+	    " \"broker\"; address = \"127.0.0.1\"; port = 0; } );\n",
+	    d.control);
+	write_file(d.conf, conf);
+	st = ctl(&d, "reload", &out, &err);
+	ok(st == 0 && strstr(out, "generation 3") != NULL,
+	    "brokerctl reload: exit 0, generation 3");
+	free(out); free(err);
+	ok(tcp_connect(port) < 0 && tcp_connect(d.echo_port) < 0,
+	    "removed listeners are closed to new connections");
+	is_int(request(bfd, "PING", &r), 0,
+	    "while their connections continue");
+	reply_free(&r);
+	bport = d.broker_port;
+	(void)bport;
+
+	/* Admin verbs only on the control socket. */
+	is_int(request(bfd, "RELOAD", &r), 404, "RELOAD over TCP: 404");
+	reply_free(&r);
+	is_int(request(bfd, "LOGLEVEL debug", &r), 404,
+	    "LOGLEVEL over TCP: 404");
+	reply_free(&r);
+	st = ctl(&d, "stats", &out, &err);
+	ok(st == 0 && strstr(out, "reloads_ok") != NULL &&
+	    strstr(out, "reloads_failed") != NULL,
+	    "brokerctl stats over the control socket");
+	free(out); free(err);
+	{
+		char *argv[] = { (char *)brokerctl, "-S", d.control,
+		    "loglevel", "notice", NULL };
+
+		st = run_prog(argv, NULL, 0, &out, NULL, &err, 5000);
+		ok(st == 0 && d_log_wait(&d, "log level set to notice", 1,
+		    3000), "brokerctl loglevel");
+		free(out); free(err);
+	}
+	{
+		struct stat sb;
+
+		ok(stat(d.control, &sb) == 0 && S_ISSOCK(sb.st_mode) &&
+		    (sb.st_mode & 0777) == 0600, "control socket mode 0600");
+	}
+	close(bfd);
+
+	/* SIGUSR1: the state dump. */
+	kill(d.pid, SIGUSR1);
+	ok(d_log_wait(&d, "state: version: ", 1, 5000) &&
+	    d_log_wait(&d, "state: config_generation: 3", 1, 5000) &&
+	    d_log_wait(&d, "state: reloads_ok: 2", 1, 5000) &&
+	    d_log_wait(&d, "state: reloads_failed: 3", 1, 5000) &&
+	    d_log_wait(&d, "state: connections: ", 1, 5000) &&
+	    d_log_wait(&d, "state: listener.0: broker 127.0.0.1:", 1, 5000),
+	    "SIGUSR1 dumps version, generation, counters, listeners");
+
+	is_int(d_stop(&d, SIGTERM, 10000), 0, "SIGTERM: exit 0");
+	ok(access(d.control, F_OK) != 0, "control socket removed at exit");
+	ok(access(d.pidfile, F_OK) != 0, "pidfile removed at exit");
+	d_cleanup(&d);
+}
+
+/* A reload blocked on a FIFO: off the loop, and HUPs are not lost. */
+static void
+test_reload_fifo(void)
+{
+	struct daemon	d = { 0 };
+	char		conf[1024], body[2048];
+	int		fd, gens;
+	long long	t0;
+
+	snprintf(conf, sizeof(conf), BASE, 10);
+	if (d_start(&d, conf, NULL) != 0)
+		bail("daemon did not start");
+	snprintf(body, sizeof(body), "%s\ncontrol = { path = \"%s\"; };\n",
+	    conf, d.control);
+	unlink(d.conf);
+	mkfifo(d.conf, 0600);
+	kill(d.pid, SIGHUP);
+	usleep(200000);
+	t0 = now_ms();
+	ok(echo_roundtrip(d.echo_port, "not stalled") && now_ms() - t0 < 500,
+	    "a reload blocked reading a FIFO does not stall echo");
+	/* Three more HUPs while that reload waits: one more reload. */
+	kill(d.pid, SIGHUP);
+	kill(d.pid, SIGHUP);
+	kill(d.pid, SIGHUP);
+	usleep(100000);
+	fd = open(d.conf, O_WRONLY);
+	write(fd, body, strlen(body));
+	close(fd);
+	ok(d_log_wait(&d, "reloaded configuration (generation 2)", 1, 5000),
+	    "the blocked reload completes");
+	fd = open(d.conf, O_WRONLY);
+	write(fd, body, strlen(body));
+	close(fd);
+	ok(d_log_wait(&d, "reloaded configuration (generation 3)", 1, 5000),
+	    "a HUP during a reload causes exactly one more");
+	usleep(300000);
+	gens = d_log_count(&d, "reloading ");
+	is_int(gens, 2, "the burst coalesced (2 reloads for 4 HUPs)");
+	unlink(d.conf);
+	write_file(d.conf, body);
+	is_int(d_stop(&d, SIGTERM, 10000), 0, "exit 0");
+	d_cleanup(&d);
+}
+
+/* 50 clients streaming, UPPER running, 100 HUPs: nothing lost. */
+struct stream_arg {
+	int	port;
+	int	broker;
+	int	ok;
+};
+
+static void *
+stream_client(void *p)
+{
+	struct stream_arg	*a = p;
+	size_t			 len = 2 * 1024 * 1024, i, w = 0, rd = 0;
+	char			*buf = malloc(len), *back = malloc(len);
+	struct pollfd		 pfd;
+	int			 fd = tcp_connect(a->port);
+	ssize_t			 n;
+
+	for (i = 0; i < len; i++)
+		buf[i] = (char)(i * 31 + (size_t)a->port);
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	while (rd < len) {
+		pfd.fd = fd;
+		pfd.events = POLLIN | (w < len ? POLLOUT : 0);
+		if (poll(&pfd, 1, 10000) <= 0)
+			break;
+		if ((pfd.revents & POLLOUT) && w < len) {
+			n = send(fd, buf + w, len - w > 8192 ? 8192 : len - w,
+			    MSG_NOSIGNAL);
+			if (n > 0)
+				w += (size_t)n;
+			/* Trickle, so the stream spans the HUP storm. */
+			usleep(2000);
+		}
+		if (pfd.revents & (POLLIN | POLLHUP)) {
+			n = read(fd, back + rd, len - rd);
+			if (n <= 0)
+				break;
+			rd += (size_t)n;
+		}
+	}
+	a->ok = rd == len && memcmp(buf, back, len) == 0;
+	close(fd);
+	free(buf);
+	free(back);
+	return NULL;
+}
+
+static void *
+upper_client(void *p)
+{
+	struct stream_arg	*a = p;
+	struct reply		 r;
+	char			 hdr[64], data[4096], want[4096];
+	int			 fd = tcp_connect(a->broker), i, j, good = 1;
+
+	for (i = 0; i < 20 && good; i++) {
+		for (j = 0; j < (int)sizeof(data); j++) {
+			data[j] = (char)('a' + (i + j) % 26);
+			want[j] = (char)(data[j] - 'a' + 'A');
+		}
+		snprintf(hdr, sizeof(hdr), "UPPER\nDATA %zu\n", sizeof(data));
+		send_all(fd, hdr, strlen(hdr));
+		send_all(fd, data, sizeof(data));
+		send_all(fd, "END\n", 4);
+		read_reply(fd, &r, 20000);
+		good = r.code == 0 && r.len == sizeof(data) &&
+		    memcmp(r.data, want, r.len) == 0;
+		reply_free(&r);
+		usleep(20000);
+	}
+	a->ok = good;
+	close(fd);
+	return NULL;
+}
+
+static void
+test_hup_storm(void)
+{
+	enum { NECHO = 45, NUPPER = 5 };
+	struct daemon		d = { 0 };
+	struct stream_arg	args[NECHO + NUPPER];
+	pthread_t		th[NECHO + NUPPER];
+	char			conf[1024];
+	int			i, good = 0, fds0, thr0;
+
+	snprintf(conf, sizeof(conf), BASE, 10);
+	if (d_start(&d, conf, NULL) != 0)
+		bail("daemon did not start");
+	/* One reload first so lazily created state exists in both counts. */
+	kill(d.pid, SIGHUP);
+	d_log_wait(&d, "reloaded configuration (generation 2)", 1, 5000);
+	usleep(100000);
+	fds0 = proc_nfds(d.pid);
+	thr0 = nthreads(d.pid);
+	for (i = 0; i < NECHO + NUPPER; i++) {
+		args[i].port = d.echo_port;
+		args[i].broker = d.broker_port;
+		args[i].ok = 0;
+		pthread_create(&th[i], NULL, i < NECHO ? stream_client :
+		    upper_client, &args[i]);
+	}
+	usleep(200000);
+	for (i = 0; i < 100; i++) {
+		kill(d.pid, SIGHUP);
+		usleep(5000);
+	}
+	for (i = 0; i < NECHO + NUPPER; i++) {
+		pthread_join(th[i], NULL);
+		good += args[i].ok;
+	}
+	is_int(good, NECHO + NUPPER, "100 SIGHUPs under load: all 45 echo "
+	    "streams and 5 UPPER clients byte-exact");
+	ok(d_log_wait(&d, "reloaded configuration", 3, 10000) &&
+	    d_log_count(&d, "reload failed") == 0, "reloads happened, none "
+	    "failed");
+	usleep(500000);
+	is_int(proc_nfds(d.pid), fds0, "no extra fd after the storm");
+	is_int(nthreads(d.pid), thr0, "no extra thread after the storm");
+	is_int(d_stop(&d, SIGTERM, 10000), 0, "exit 0");
+	d_cleanup(&d);
+}
+
+/* SIGTERM: running work finishes, new work is refused, then exit. */
+static void
+test_drain(void)
+{
+	struct daemon		d = { 0 };
+	struct proto_parser	p;
+	struct proto_event	ev;
+	struct reply		r;
+	struct pollfd		pfd;
+	const size_t		total = 100 * 1024 * 1024, chunk = 65536;
+	char			conf[1024], wbuf[70000], rbuf[65536];
+	size_t			sent = 0, got = 0, wlen = 0, woff = 0, k;
+	int			fd, idle, code = -1, end_sent = 0, termed = 0;
+	const char		*text;
+	long long		t0;
+	ssize_t			n;
+
+	snprintf(conf, sizeof(conf), BASE, 20);
+	if (d_start(&d, conf, NULL) != 0)
+		bail("daemon did not start");
+	idle = tcp_connect(d.broker_port);
+	fd = tcp_connect(d.broker_port);
+	proto_init(&p, 1024, PROTO_MAX_FRAME);
+	send_all(fd, "UPPER\n", 6);
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	t0 = now_ms();
+	while (code < 0 && now_ms() - t0 < 60000) {
+		if (woff == wlen && !end_sent) {
+			size_t h;
+
+			if (sent < total) {
+				h = proto_data_header(wbuf, chunk);
+				memset(wbuf + h, 'q', chunk);
+				wlen = h + chunk;
+				sent += chunk;
+			} else {
+				memcpy(wbuf, "END\n", 4);
+				wlen = 4;
+				end_sent = 1;
+			}
+			woff = 0;
+		}
+		if (!termed && sent > 10 * 1024 * 1024) {
+			termed = 1;
+			kill(d.pid, SIGTERM);
+			d_log_wait(&d, "draining", 1, 5000);
+		}
+		pfd.fd = fd;
+		pfd.events = POLLIN | (woff < wlen ? POLLOUT : 0);
+		if (poll(&pfd, 1, 1000) <= 0)
+			continue;
+		if ((pfd.revents & POLLOUT) && woff < wlen &&
+		    (n = send(fd, wbuf + woff, wlen - woff, MSG_NOSIGNAL)) > 0)
+			woff += (size_t)n;
+		if (!(pfd.revents & (POLLIN | POLLHUP)))
+			continue;
+		if ((n = read(fd, rbuf, sizeof(rbuf))) <= 0)
+			break;
+		for (size_t off = 0; off < (size_t)n; off += k) {
+			k = proto_feed(&p, rbuf + off, (size_t)n - off, &ev);
+			if (ev.kind == PROTO_DATA) {
+				for (size_t i = 0; i < ev.len; i++)
+					if (ev.data[i] != 'Q')
+						code = -2;
+				got += ev.len;
+			} else if (ev.kind == PROTO_LINE && code != -2)
+				code = proto_parse_final(ev.line, &text);
+		}
+		if (termed == 1) {
+			termed = 2;
+			/* Meanwhile: new connections refused, new requests 503. */
+			ok(tcp_connect(d.broker_port) < 0,
+			    "draining: listeners closed");
+			is_int(request(idle, "PING", &r), 503,
+			    "draining: a new request gets ERR 503");
+			reply_free(&r);
+		}
+	}
+	proto_free(&p);
+	ok(code == 0 && got == total, "SIGTERM mid-stream: the 100 MiB UPPER "
+	    "finished byte-exact (%zu bytes)", got);
+	close(fd);
+	is_int(d_stop(&d, 0, 10000), 0, "then the daemon exits 0");
+	close(idle);
+	d_cleanup(&d);
+
+	/* A child that ignores SIGTERM is killed at the deadline. */
+	memset(&d, 0, sizeof(d));
+	snprintf(conf, sizeof(conf), BASE "commands = { stubborn = { argv = "
+	    "[\"sh\", \"-c\", \"trap '' TERM; sleep 30; echo done\"]; }; };\n",
+	    1);
+	if (d_start(&d, conf, NULL) != 0)
+		bail("daemon did not start");
+	fd = tcp_connect(d.broker_port);
+	send_all(fd, "RUN stubborn\nEND\n", 17);
+	while (proc_nchildren(d.pid) < 1)
+		usleep(10000);
+	t0 = now_ms();
+	kill(d.pid, SIGTERM);
+	ok(d_stop(&d, 0, 10000) == 0 && now_ms() - t0 < 5000,
+	    "a child ignoring SIGTERM: killed at the deadline, exit 0 "
+	    "(%lld ms)", now_ms() - t0);
+	ok(d_log_count(&d, "shutdown_timeout_s reached") == 1,
+	    "the deadline is logged");
+	close(fd);
+	d_cleanup(&d);
+
+	/* A second SIGTERM exits at once. */
+	memset(&d, 0, sizeof(d));
+	snprintf(conf, sizeof(conf), BASE "commands = { nap = { argv = "
+	    "[\"sleep\", \"30\"]; }; };\n", 20);
+	if (d_start(&d, conf, NULL) != 0)
+		bail("daemon did not start");
+	fd = tcp_connect(d.broker_port);
+	send_all(fd, "RUN nap\nEND\n", 12);
+	while (proc_nchildren(d.pid) < 1)
+		usleep(10000);
+	kill(d.pid, SIGTERM);
+	d_log_wait(&d, "draining", 1, 5000);
+	t0 = now_ms();
+	kill(d.pid, SIGTERM);
+	ok(d_stop(&d, 0, 5000) == 0 && now_ms() - t0 < 2000,
+	    "second SIGTERM: exit 0 at once (%lld ms)", now_ms() - t0);
+	ok(access(d.pidfile, F_OK) != 0, "pidfile removed");
+	close(fd);
+	d_cleanup(&d);
+}
+
+static void
+test_control_socket(void)
+{
+	struct daemon		d = { 0 }, d2 = { 0 };
+	struct sockaddr_un	sun = { 0 };
+	char			conf[1024];
+	int			fd;
+
+	d_init(&d);
+	/* A stale socket file, as a crash leaves it. */
+	sun.sun_family = AF_UNIX;
+	if ((size_t)snprintf(sun.sun_path, sizeof(sun.sun_path), "%s",
+	    d.control) >= sizeof(sun.sun_path))
+		bail("control path too long");
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	close(fd);
+	snprintf(conf, sizeof(conf), BASE, 10);
+	ok(d_start(&d, conf, NULL) == 0, "a stale control socket is replaced");
+	{
+		char *out, *err;
+
+		ok(ctl(&d, "ping", &out, &err) == 0, "and answers");
+		free(out); free(err);
+	}
+	/* A live one is never stolen. */
+	d_init(&d2);
+	snprintf(conf, sizeof(conf), BASE "control = { path = \"%s\"; };\n",
+	    10, d.control);
+	ok(d_start(&d2, conf, NULL) != 0 && d2.exited &&
+	    WIFEXITED(d2.status) && WEXITSTATUS(d2.status) == 1,
+	    "a second daemon on a live control socket refuses to start");
+	ok(d_log_count(&d2, "another daemon answers on") == 1,
+	    "saying why");
+	d_cleanup(&d2);
+
+	/* Another uid is refused before anything is read. */
+	if (geteuid() == 0) {
+		pid_t	pid = fork();
+		int	st;
+
+		if (pid == 0) {
+			char	buf[64];
+			ssize_t	n;
+
+			if (chmod(d.dir, 0755) != 0 || chmod(d.control, 0666) ||
+			    setgid(65534) != 0 || setuid(65534) != 0)
+				_exit(3);
+			fd = socket(AF_UNIX, SOCK_STREAM, 0);
+			if (connect(fd, (struct sockaddr *)&sun,
+			    sizeof(sun)) != 0)
+				_exit(4);
+			send(fd, "PING\n", 5, MSG_NOSIGNAL);
+			n = read(fd, buf, sizeof(buf));
+			_exit(n <= 0 ? 0 : 5);
+		}
+		waitpid(pid, &st, 0);
+		ok(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		    "a peer with another uid is refused (status %d)",
+		    WEXITSTATUS(st));
+		ok(d_log_wait(&d, "control: refusing uid 65534", 1, 3000),
+		    "and the refusal is logged");
+	} else
+		skip(2, "not root: cannot connect as another uid");
+	is_int(d_stop(&d, SIGTERM, 10000), 0, "exit 0");
+	d_cleanup(&d);
+}
+
+static void
+test_systemd(void)
+{
+#ifdef HAVE_LIBSYSTEMD
+	struct daemon		d = { 0 };
+	struct sockaddr_un	sun = { 0 };
+	char			conf[1024], buf[512], seen[2048] = "";
+	int			nfd, lfd, port;
+	long long		t0;
+	ssize_t			n;
+
+	d_init(&d);
+	if ((size_t)snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/notify",
+	    d.dir) >= sizeof(sun.sun_path))
+		bail("notify path too long");
+	sun.sun_family = AF_UNIX;
+	nfd = socket(AF_UNIX, SOCK_DGRAM, 0);
+	bind(nfd, (struct sockaddr *)&sun, sizeof(sun));
+	setenv("NOTIFY_SOCKET", sun.sun_path, 1);
+	lfd = listening_socket(&port);
+	harness_listen_fd = lfd;
+	snprintf(conf, sizeof(conf), "listen = ( { service = \"echo\"; "
+	    "address = \"127.0.0.1\"; port = %d; } );\n", port);
+	if (d_start(&d, conf, NULL) != 0)
+		bail("daemon did not start");
+	harness_listen_fd = -1;
+	unsetenv("NOTIFY_SOCKET");
+	close(lfd);
+	snprintf(buf, sizeof(buf), "adopted socket 127.0.0.1:%d from systemd",
+	    port);
+	ok(d_log_count(&d, buf) == 1, "LISTEN_FDS: the passed socket is "
+	    "adopted");
+	ok(echo_roundtrip(port, "activated"), "and serves");
+	kill(d.pid, SIGHUP);
+	d_log_wait(&d, "reloaded configuration", 1, 5000);
+	kill(d.pid, SIGTERM);
+	d_stop(&d, 0, 10000);
+	fcntl(nfd, F_SETFL, O_NONBLOCK);
+	t0 = now_ms();
+	while (now_ms() - t0 < 1000) {
+		n = recv(nfd, buf, sizeof(buf) - 1, 0);
+		if (n <= 0) {
+			usleep(10000);
+			continue;
+		}
+		buf[n] = '\0';
+		if (strncmp(buf, "STATUS=", 7) == 0)
+			continue;
+		strncat(seen, buf, sizeof(seen) - strlen(seen) - 2);
+		strcat(seen, "|");
+	}
+	ok(strncmp(seen, "READY=1|RELOADING=1\nMONOTONIC_USEC=", 35) == 0 &&
+	    strstr(seen, "|READY=1|STOPPING=1|") != NULL,
+	    "NOTIFY_SOCKET gets READY=1, RELOADING=1, READY=1, STOPPING=1 in "
+	    "order");
+	if (strncmp(seen, "READY=1|RELOADING=1", 19) != 0)
+		diag("seen: %s", seen);
+	close(nfd);
+	d_cleanup(&d);
+#else
+	skip(3, "built without libsystemd");
+#endif
+}
+
+static void
+test_unit_verify(void)
+{
+	const char	*top = getenv("TOP_SRCDIR"), *bd = getenv("BROKERD");
+	char		 in[512], unit[512], cmd[8192], *argv[5], *out, *err;
+	int		 st;
+
+	if (access("/usr/bin/systemd-analyze", X_OK) != 0) {
+		skip(1, "systemd-analyze is not installed");
+		return;
+	}
+	snprintf(in, sizeof(in), "%s/systemd/brokerd.service.in", top);
+	snprintf(unit, sizeof(unit), "/tmp/brokerd-verify-%d/brokerd.service",
+	    (int)getpid());
+	snprintf(cmd, sizeof(cmd), "mkdir -p $(dirname %s) && sed -e "
+	    "'s|@sbindir@/brokerd|%s|g' -e 's|@bindir@/brokerctl|%s|g' -e "
+	    "'s|@sysconfdir@|/etc|g' -e 's|@runstatedir@|/run|g' %s > %s && "
+	    "systemd-analyze verify --man=no %s; s=$?; rm -rf $(dirname %s); exit $s",
+	    unit, bd, brokerctl, in, unit, unit, unit);
+	argv[0] = "/bin/sh"; argv[1] = "-c"; argv[2] = cmd; argv[3] = NULL;
+	st = run_prog(argv, NULL, 0, &out, NULL, &err, 30000);
+	ok(st == 0, "systemd-analyze verify brokerd.service");
+	if (st != 0)
+		diag("%s", err);
+	free(out); free(err);
+}
+
+int
+main(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	brokerctl = getenv("BROKERCTL");
+	if (brokerctl == NULL)
+		bail("BROKERCTL must be set");
+	test_reload();
+	test_reload_fifo();
+	test_hup_storm();
+	test_drain();
+	test_control_socket();
+	test_systemd();
+	test_unit_verify();
+	return done_testing();
+}
