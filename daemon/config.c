@@ -666,7 +666,7 @@ config_build(const char *file, config_t *cf, int readok,
 		} else if (strcmp(key, "control") == 0)
 			load_control(&ld, c, m);
 		else if (strcmp(key, "workers") == 0)
-			get_int(&ld, m, 1, 64, &c->workers);
+			get_int(&ld, m, 2, 64, &c->workers);
 		else if (strcmp(key, "slow_callback_ms") == 0)
 			get_int(&ld, m, 0, 600000, &c->slow_callback_ms);
 		else if (strcmp(key, "debug") == 0)

@@ -24,13 +24,15 @@ build() {
 	# $1: build directory, rest: configure options
 	dir=$1
 	shift
+	# "|| return": set -e does not hold where the caller tests the
+	# result (if build ...; build ... || status=1).
 	if [ ! -x configure ] || [ configure.ac -nt configure ]; then
-		autoreconf -fi
+		autoreconf -fi || return 1
 	fi
-	mkdir -p "$dir"
+	mkdir -p "$dir" || return 1
 	stamp="$dir/.configure-args"
 	if [ ! -f "$dir/Makefile" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$*" ]; then
-		(cd "$dir" && "$top/configure" "$@")
+		(cd "$dir" && "$top/configure" "$@") || return 1
 		echo "$*" > "$stamp"
 	fi
 	make -C "$dir" -j"$(nproc)"

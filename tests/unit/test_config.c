@@ -158,7 +158,7 @@ main(void)
 	/* Every error is reported, not just the first. */
 	is_str(load("a = 1;\nb = 2;\nworkers = 0;\n", NULL),
 	    "t.conf:1: unknown key a|t.conf:2: unknown key b|"
-	    "t.conf:3: workers = 0 is out of range (1 to 64)|",
+	    "t.conf:3: workers = 0 is out of range (2 to 64)|",
 	    "all errors reported in order");
 
 	/* A missing file. */
