@@ -136,24 +136,29 @@ conn_new(enum service service, evutil_socket_t fd, const char *peer,
 	}
 	snprintf(c->ctx, sizeof(c->ctx), "%s %s", config_service_name(service),
 	    peer);
-	c->bev = bufferevent_socket_new(srv.base, fd, BEV_OPT_CLOSE_ON_FREE);
-	if (c->bev == NULL) {
-		log_ctx(LOG_ERR, c->ctx, "cannot create bufferevent");
-		close(fd);
-		free(c);
-		if (src != NULL && src->count == 0)
-			src_unlink(src);
-		return;
+	c->fd = fd;
+	/* Echo drives the socket itself; the other services use a bev. */
+	if (service != SERVICE_ECHO) {
+		c->bev = bufferevent_socket_new(srv.base, fd,
+		    BEV_OPT_CLOSE_ON_FREE);
+		if (c->bev == NULL) {
+			log_ctx(LOG_ERR, c->ctx, "cannot create bufferevent");
+			close(fd);
+			free(c);
+			if (src != NULL && src->count == 0)
+				src_unlink(src);
+			return;
+		}
+		bufferevent_set_max_single_read(c->bev, MAX_SINGLE_IO);
+		bufferevent_set_max_single_write(c->bev, MAX_SINGLE_IO);
+		idle.tv_sec = lim->idle_timeout_s;
+		idle.tv_usec = 0;
+		bufferevent_set_timeouts(c->bev, &idle, &idle);
 	}
 	if (src != NULL)
 		src->count++;
 	c->src = src;
 	c->started_ms = mono_ms();
-	bufferevent_set_max_single_read(c->bev, MAX_SINGLE_IO);
-	bufferevent_set_max_single_write(c->bev, MAX_SINGLE_IO);
-	idle.tv_sec = lim->idle_timeout_s;
-	idle.tv_usec = 0;
-	bufferevent_set_timeouts(c->bev, &idle, &idle);
 	TAILQ_INSERT_TAIL(&srv.conns, c, entry);
 	srv.nconns++;
 	srv.nconns_svc[service]++;
@@ -253,8 +258,11 @@ conn_close(struct conn *c)
 	log_ctx(LOG_DEBUG, c->ctx, "closing");
 	if (c->svc_free != NULL)
 		c->svc_free(c);
-	bufferevent_free(c->bev);
-	c->bev = NULL;
+	if (c->bev != NULL) {
+		bufferevent_free(c->bev);	/* closes the fd */
+		c->bev = NULL;
+	} else
+		close(c->fd);
 	src_put(c->src);
 	TAILQ_REMOVE(&srv.conns, c, entry);
 	srv.nconns--;

@@ -16,7 +16,8 @@
 struct conn {
 	TAILQ_ENTRY(conn)	 entry;
 	enum service		 service;
-	struct bufferevent	*bev;
+	evutil_socket_t		 fd;
+	struct bufferevent	*bev;		/* NULL for echo */
 	struct sockaddr_storage	 peer;
 	socklen_t		 peerlen;
 	char			 ctx[16 + ADDR_STRLEN];	/* "echo 1.2.3.4:5" */
