@@ -228,6 +228,7 @@ WATCH_EVENT_CB(sigchld_cb, on_sigchld, NULL)
 /* Drain: poll for the end of running work, bounded by the deadline. */
 static struct event	*drain_tick, *drain_deadline;
 static int		 drain_killed;
+static long long	 drain_end_ms;	/* start + shutdown_timeout_s */
 
 static void
 drain_check(evutil_socket_t fd, short what, void *arg)
@@ -268,6 +269,7 @@ drain_begin(void)
 	struct timeval dl = { srv.cfg->limits.shutdown_timeout_s, 0 };
 
 	srv.draining = 1;
+	drain_end_ms = mono_ms() + dl.tv_sec * 1000LL;
 	notify_stopping();
 	listen_free_all(&srv.listeners);
 	control_close();
@@ -421,8 +423,12 @@ shutdown_all(int report)
 	control_close();
 	conn_close_all();
 	children_shutdown();
-	if (srv.base != NULL)
-		pool_shutdown(1000);
+	/* Jobs get what is left of the drain deadline (a second signal: 0). */
+	if (srv.base != NULL) {
+		long long left = drain_end_ms - mono_ms();
+
+		pool_shutdown(!srv.draining ? 1000 : left > 0 ? (int)left : 0);
+	}
 	dfnative_shutdown();
 	notify_shutdown();
 	if (drain_tick != NULL)
@@ -445,8 +451,6 @@ shutdown_all(int report)
 	pidfile_remove();
 	libevent_global_shutdown();
 	if (report) {
-		if (!srv.foreground)
-			closelog();
 		report_fds(&r);
 		if (r.n == 0)
 			log_notice("resource report: no resources left open");
@@ -540,7 +544,6 @@ brokerd_main(int argc, char *argv[])
 		return check_config(file);
 
 	sanitize_stdio();
-	fds_scan(mark_inherited, NULL);
 	log_init("brokerd", foreground, LOG_DAEMON);
 	log_setstartup(1);
 	srv.cfg = config_load(file, &errs);
@@ -557,6 +560,8 @@ brokerd_main(int argc, char *argv[])
 	log_setfacility(srv.cfg->log_facility);
 	log_setlevel(srv.debug ? LOG_DEBUG : srv.cfg->log_level);
 	watch_set_threshold_ms(srv.cfg->slow_callback_ms);
+	/* The baseline for the fd report: inherited ones and syslog's. */
+	fds_scan(mark_inherited, NULL);
 	/* For benchmarks: the cost of timing every callback. */
 	if (getenv("BROKERD_NO_WATCH") != NULL)
 		watch_enabled = 0;
@@ -588,8 +593,6 @@ brokerd_main(int argc, char *argv[])
 
 		*colon = '\0';
 		dfnative_set_test_delay(mnt, atoi(colon + 1));
-		log_notice("test hook: statvfs on %s delayed by %d ms", mnt,
-		    atoi(colon + 1));
 		free(mnt);
 	}
 	if (pool_init(srv.base, srv.cfg->workers, POOL_QUEUE_MAX) != 0)

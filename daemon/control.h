@@ -17,7 +17,10 @@ void	control_init(struct event_base *, control_accept_fn);
  * there (a live socket is never stolen), -1 if it cannot be created.
  */
 int	control_open(const struct config *, char *err, size_t errlen);
-/* Reopens when the path or mode changed; keeps the old one on failure. */
+/*
+ * A new path: opens it, then closes the old one (kept on failure).  The
+ * same path: mode and group are changed in place.
+ */
 int	control_reconcile(const struct config *, char *err, size_t errlen);
 /* Stops accepting and removes the socket file if it is still ours. */
 void	control_close(void);

@@ -20,6 +20,7 @@
 
 #include "common/log.h"
 #include "daemon/listen.h"
+#include "daemon/stats.h"
 #include "daemon/watch.h"
 
 #define BACKOFF_MS	100
@@ -82,6 +83,7 @@ listener_error(struct evconnlistener *lev, void *arg)
 	 * a level-triggered epoll an EMFILE would then spin the loop.  Pause
 	 * and retry after a short backoff or when a connection closes.
 	 */
+	stats.accept_errors++;
 	l->paused = 1;
 	evconnlistener_disable(l->lev);
 	evtimer_add(l->backoff, &tv);

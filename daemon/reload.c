@@ -40,15 +40,20 @@ reload_busy(void)
 }
 
 static void
+add_error_text(struct config_errors *errs, const char *text)
+{
+	errs->msg = xreallocarray(errs->msg, errs->n + 1, sizeof(char *));
+	errs->msg[errs->n++] = xstrdup(text);
+}
+
+static void
 add_error(struct config_errors *errs, const char *file, int line,
     const char *msg)
 {
-	char *s;
+	char buf[600];
 
-	if (asprintf(&s, "%s:%d: %s", file, line, msg) < 0)
-		abort();
-	errs->msg = xreallocarray(errs->msg, errs->n + 1, sizeof(char *));
-	errs->msg[errs->n++] = s;
+	snprintf(buf, sizeof(buf), "%s:%d: %s", file, line, msg);
+	add_error_text(errs, buf);
 }
 
 /* On a worker thread: only the job's own data. */
@@ -187,8 +192,9 @@ reload_done(struct pool_job *pj)
 		finish_waiters(0, "shutting down");
 		return;
 	}
+	/* apply_listeners() already says "file:line: ...". */
 	if (rj->errs.n == 0 && apply_listeners(rj, err, sizeof(err)) != 0)
-		add_error(&rj->errs, rj->cfg->file, 0, err);
+		add_error_text(&rj->errs, err);
 	ok = rj->errs.n == 0;
 	if (!ok) {
 		for (i = 0; i < rj->errs.n; i++) {

@@ -71,11 +71,14 @@ session_final(struct session *s, int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
+	/* bytes_out counts what is queued for the client. */
 	if (code == 0)
-		evbuffer_add_printf(out, text[0] ? "OK %s\n" : "OK\n", text);
+		s->conn->bytes_out += (unsigned long long)evbuffer_add_printf(
+		    out, text[0] ? "OK %s\n" : "OK\n", text);
 	else {
 		stats_count_error(code);
-		evbuffer_add_printf(out, "ERR %d %s\n", code, text);
+		s->conn->bytes_out += (unsigned long long)evbuffer_add_printf(
+		    out, "ERR %d %s\n", code, text);
 		log_ctx(code >= 500 ? LOG_WARNING : LOG_INFO, s->conn->ctx,
 		    "ERR %d %s", code, text);
 	}
@@ -94,6 +97,7 @@ session_data(struct session *s, struct evbuffer *buf)
 			n = PROTO_MAX_FRAME;
 		evbuffer_add(out, hdr, proto_data_header(hdr, n));
 		evbuffer_remove_buffer(buf, out, n);
+		s->conn->bytes_out += n;
 	}
 }
 

@@ -112,9 +112,16 @@ stats_report(void (*emit)(const char *, const char *, void *), void *arg)
 	watch_get_stats(&ws);
 	KV("callbacks", "%llu", ws.calls);
 	KV("slow_callbacks", "%llu", ws.slow);
-	KV("slowest_callback", "%s %.6f s",
-	    ws.slowest_name != NULL ? ws.slowest_name : "-",
-	    (double)ws.slowest_ns / 1e9);
+	if (ws.slowest_name != NULL) {
+		size_t len = strlen(ws.slowest_name);
+
+		/* The same name as in the slow-callback warning. */
+		if (len > 3 && strcmp(ws.slowest_name + len - 3, "_cb") == 0)
+			len -= 3;
+		KV("slowest_callback", "%.*s %.6f s", (int)len, ws.slowest_name,
+		    (double)ws.slowest_ns / 1e9);
+	} else
+		KV("slowest_callback", "- 0 s");
 	for (i = 0; i < WATCH_NBUCKETS; i++) {
 		snprintf(key, sizeof(key), "callbacks%s", watch_bucket_name(
 		    (int)i));

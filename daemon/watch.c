@@ -76,7 +76,7 @@ watch_stop(long long t0, const char *name, watch_ctx_fn ctx, void *arg)
 		st.hist[b]++;
 		if (d > st.slowest_ns) {
 			st.slowest_ns = d;
-			st.slowest_name = name;
+			st.slowest_name = name;	/* printed without "_cb" */
 		}
 		if (threshold_ns > 0 && d > threshold_ns) {
 			const char *c = ctx != NULL ? ctx(arg) : NULL;

@@ -10,7 +10,9 @@ edit = $(SED) \
 	-e 's|@runstatedir[@]|$(runstatedir)|g' \
 	-e 's|@sbindir[@]|$(sbindir)|g' \
 	-e 's|@bindir[@]|$(bindir)|g' \
-	-e 's|@VERSION[@]|$(VERSION)|g'
+	-e 's|@VERSION[@]|$(VERSION)|g' \
+	-e 's|@SERVICE_TYPE[@]|$(SERVICE_TYPE)|g' \
+	-e 's|@NOTIFY_ONLY[@]|$(NOTIFY_ONLY)|g'
 
 $(man_MANS): Makefile
 	$(AM_V_GEN)$(MKDIR_P) $(@D) && rm -f $@ && \

@@ -723,7 +723,8 @@ test_unit_verify(void)
 	    (int)getpid());
 	snprintf(cmd, sizeof(cmd), "mkdir -p $(dirname %s) && sed -e "
 	    "'s|@sbindir@/brokerd|%s|g' -e 's|@bindir@/brokerctl|%s|g' -e "
-	    "'s|@sysconfdir@|/etc|g' -e 's|@runstatedir@|/run|g' %s > %s && "
+	    "'s|@sysconfdir@|/etc|g' -e 's|@runstatedir@|/run|g' -e "
+	    "'s|@SERVICE_TYPE@|notify|g' -e 's|@NOTIFY_ONLY@||g' %s > %s && "
 	    "systemd-analyze verify --man=no %s; s=$?; rm -rf $(dirname %s); exit $s",
 	    unit, bd, brokerctl, in, unit, unit, unit);
 	argv[0] = "/bin/sh"; argv[1] = "-c"; argv[2] = cmd; argv[3] = NULL;
