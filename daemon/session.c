@@ -48,6 +48,7 @@ struct session {
 	struct dfn_req		*dfn;		/* DF --native in flight */
 	struct reload_waiter	 reload;	/* RELOAD in flight */
 	enum input		 input;
+	size_t			 inlen;	/* input left after processing */
 	int			 running;
 	int			 eof;
 	int			 closing;
@@ -487,7 +488,7 @@ session_can_consume(struct session *s)
 }
 
 static void
-session_process(struct session *s)
+session_process_input(struct session *s)
 {
 	struct bufferevent	*bev = s->conn->bev;
 	struct evbuffer		*in = bufferevent_get_input(bev), *cin;
@@ -571,11 +572,24 @@ session_process(struct session *s)
 }
 
 static void
+session_process(struct session *s)
+{
+	session_process_input(s);
+	/* What is left unparsed, so session_read counts only new bytes. */
+	if (!s->conn->closed)
+		s->inlen = evbuffer_get_length(bufferevent_get_input(
+		    s->conn->bev));
+}
+
+static void
 session_read(struct bufferevent *bev, void *arg)
 {
 	struct session *s = arg;
 
-	s->conn->bytes_in += evbuffer_get_length(bufferevent_get_input(bev));
+	struct evbuffer *in = bufferevent_get_input(bev);
+
+	/* Only what arrived since the last time counts. */
+	s->conn->bytes_in += evbuffer_get_length(in) - s->inlen;
 	session_process(s);
 }
 WATCH_BEV_DATA_CB(session_read_cb, session_read, session_ctx)
@@ -661,7 +675,8 @@ session_busy(struct conn *c)
 {
 	struct session *s = c->svc;
 
-	return s->running || s->input != INPUT_NONE;
+	/* A refused request whose END never comes does not hold a drain. */
+	return s->running || s->input == INPUT_FORWARD;
 }
 
 void
