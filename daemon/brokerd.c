@@ -487,6 +487,8 @@ startup_done(int ok)
 		}
 		log_warnx("control socket disabled: %s", err);
 	}
+	/* "listening on" lines first: readers of the pidfile expect them. */
+	listen_enable(&srv.listeners);
 	if (pidfile != NULL && pidfile_write(pidfile) != 0) {
 		exit_status = 1;
 		event_base_loopbreak(srv.base);
@@ -496,7 +498,6 @@ startup_done(int ok)
 		sigs[i] = evsignal_new(srv.base, signums[i], cbs[i], NULL);
 		evsignal_add(sigs[i], NULL);
 	}
-	listen_enable(&srv.listeners);
 	notify_init(srv.base);
 	notify_ready();
 	daemonize_finish();

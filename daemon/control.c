@@ -162,7 +162,7 @@ open_socket(const struct config *cfg, char *err, size_t errlen)
 		return -1;
 	}
 	lev = evconnlistener_new(cbase, control_accept_cb, NULL,
-	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
 	if (lev == NULL) {
 		snprintf(err, errlen, "evconnlistener failed");
 		unlink(cfg->control_path);

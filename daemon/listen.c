@@ -320,9 +320,10 @@ listen_bind(const struct listen_spec *spec, const struct listen_addrs *addrs,
 			    sizeof(l->name));
 		else
 			snprintf(l->name, sizeof(l->name), "%s", name);
+		/* Backlog 0: already listening (SOMAXCONN, or systemd's). */
 		l->lev = evconnlistener_new(lbase, listener_accept_cb, l,
 		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC |
-		    LEV_OPT_DISABLED, -1, fd);
+		    LEV_OPT_DISABLED, 0, fd);
 		if (l->lev == NULL) {
 			snprintf(err, errlen, "evconnlistener for %s failed",
 			    name);
