@@ -19,6 +19,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "daemon/bufio.h"
 #include "daemon/command.h"
 #include "daemon/stats.h"
 #include "daemon/watch.h"
@@ -169,6 +170,9 @@ child_out_read(struct bufferevent *bev, void *arg)
 {
 	struct child *c = arg;
 
+	/* Past the bufferevent's 4 KiB read: take what the pipe holds. */
+	(void)bufio_read(bufferevent_get_input(bev), bufferevent_getfd(bev),
+	    CHILD_PIPE_SIZE);
 	if (c->arg != NULL)
 		c->cbs->out(c, bufferevent_get_input(bev), c->arg);
 	else

@@ -8,8 +8,6 @@
  */
 #include "autoconf.h"
 
-#include <sys/uio.h>
-
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +17,7 @@
 #include <event2/event.h>
 
 #include "common/log.h"
+#include "daemon/bufio.h"
 #include "daemon/server.h"
 #include "daemon/watch.h"
 
@@ -27,28 +26,75 @@
 #define ECHO_READ	(64 * 1024)	/* per readv; above libevent's 4 KiB */
 
 struct echo {
-	struct event	*rev, *wev;
-	struct evbuffer	*buf;
-	struct timeval	 idle;
-	int		 eof;		/* no more reading: EOF or draining */
-	int		 paused;	/* reading stopped by backpressure */
+	struct event		*rev, *wev;
+	struct evbuffer		*buf;	/* bytes the peer has not taken yet */
+	const struct timeval	*idle;	/* a libevent common timeout */
+	struct timeval		 idle_tv; /* if none could be had */
+	int			 idle_s;
+	int			 eof;	/* no more reading: EOF or draining */
+	int			 paused; /* reading stopped by backpressure */
+	int			 writing; /* wev is armed */
 };
+
+/* Loop thread only: where a read lands when nothing is pending. */
+static char scratch[ECHO_READ];
 
 static void
 echo_close_idle(struct conn *c)
 {
 	log_ctx(LOG_INFO, c->ctx, "idle for %d s, closing",
-	    (int)((struct echo *)c->svc)->idle.tv_sec);
+	    ((struct echo *)c->svc)->idle_s);
 	stats.connections_idle_closed++;
 	conn_close(c);
 }
 
-/* Writes what it can now; arranges for the rest. 0, or -1 if closed. */
+static void
+echo_sent(struct conn *c, size_t n)
+{
+	c->bytes_out += n;
+	if (log_enabled(LOG_DEBUG))
+		log_ctx(LOG_DEBUG, c->ctx, "sent %zu bytes", n);
+}
+
+/* Arms or disarms writing and reading after the buffer changed. */
+static int
+echo_settle(struct conn *c)
+{
+	struct echo	*e = c->svc;
+	size_t		 left = evbuffer_get_length(e->buf);
+
+	if (left == 0) {
+		if (e->writing) {
+			event_del(e->wev);
+			e->writing = 0;
+		}
+		if (e->eof) {
+			conn_close(c);
+			return -1;
+		}
+	} else if (!e->writing) {
+		event_add(e->wev, e->idle);
+		e->writing = 1;
+	}
+	/*
+	 * Explicit backpressure: reading stops above the high mark and
+	 * resumes below the low one, so memory per connection is bounded.
+	 */
+	if (!e->eof && !e->paused && left > ECHO_HIGH) {
+		event_del(e->rev);
+		e->paused = 1;
+	} else if (!e->eof && e->paused && left <= ECHO_LOW) {
+		event_add(e->rev, e->idle);
+		e->paused = 0;
+	}
+	return 0;
+}
+
+/* Writes what it can of the buffer now; arranges for the rest. */
 static int
 echo_flush(struct conn *c)
 {
 	struct echo	*e = c->svc;
-	size_t		 left;
 	int		 n;
 
 	if (evbuffer_get_length(e->buf) > 0) {
@@ -58,74 +104,40 @@ echo_flush(struct conn *c)
 			conn_close(c);
 			return -1;
 		}
-		if (n > 0) {
-			c->bytes_out += (unsigned long long)n;
-			if (log_enabled(LOG_DEBUG))
-				log_ctx(LOG_DEBUG, c->ctx, "sent %d bytes", n);
-		}
+		if (n > 0)
+			echo_sent(c, (size_t)n);
 	}
-	left = evbuffer_get_length(e->buf);
-	if (left == 0) {
-		if (event_pending(e->wev, EV_WRITE, NULL))
-			event_del(e->wev);
-		if (e->eof) {
-			conn_close(c);
-			return -1;
-		}
-	} else if (!event_pending(e->wev, EV_WRITE, NULL))
-		event_add(e->wev, &e->idle);
-	/*
-	 * Explicit backpressure: reading stops above the high mark and
-	 * resumes below the low one, so memory per connection is bounded.
-	 */
-	if (!e->eof && !e->paused && left > ECHO_HIGH) {
-		event_del(e->rev);
-		e->paused = 1;
-	} else if (!e->eof && e->paused && left <= ECHO_LOW) {
-		event_add(e->rev, &e->idle);
-		e->paused = 0;
-	}
-	return 0;
+	return echo_settle(c);
 }
 
 static void
 echo_on_read(evutil_socket_t fd, short what, void *arg)
 {
-	struct conn		*c = arg;
-	struct echo		*e = c->svc;
-	struct evbuffer_iovec	 v[2];
-	struct iovec		 iov[2];
-	ssize_t			 n;
-	int			 i, nv;
+	struct conn	*c = arg;
+	struct echo	*e = c->svc;
+	ssize_t		 n, w;
 
 	if (what & EV_TIMEOUT) {
 		echo_close_idle(c);
 		return;
 	}
-	nv = evbuffer_reserve_space(e->buf, ECHO_READ, v, 2);
-	for (i = 0; i < nv; i++) {
-		iov[i].iov_base = v[i].iov_base;
-		iov[i].iov_len = v[i].iov_len;
+	if (evbuffer_get_length(e->buf) > 0) {
+		/* Bytes are waiting: append, so the order is kept. */
+		n = bufio_read(e->buf, fd, ECHO_READ);
+	} else {
+		/*
+		 * The common case: read into scratch and write it straight
+		 * back; only what the peer cannot take now is buffered.
+		 */
+		n = read(fd, scratch, sizeof(scratch));
 	}
-	n = readv(fd, iov, nv);
 	if (n < 0) {
-		evbuffer_commit_space(e->buf, v, 0);
 		if (errno == EAGAIN || errno == EINTR)
 			return;
 		log_ctx(LOG_DEBUG, c->ctx, "read: %s", strerror(errno));
 		conn_close(c);
 		return;
 	}
-	/* Commit exactly the n bytes readv filled, across the vectors. */
-	for (i = 0; i < nv; i++) {
-		size_t take = (size_t)n < v[i].iov_len ? (size_t)n :
-		    v[i].iov_len;
-
-		v[i].iov_len = take;
-		n -= (ssize_t)take;
-	}
-	n = (ssize_t)(v[0].iov_len + (nv > 1 ? v[1].iov_len : 0));
-	evbuffer_commit_space(e->buf, v, nv);
 	if (n == 0) {
 		/* Half-close: flush what is left, then close. */
 		e->eof = 1;
@@ -136,7 +148,25 @@ echo_on_read(evutil_socket_t fd, short what, void *arg)
 	c->bytes_in += (unsigned long long)n;
 	if (log_enabled(LOG_DEBUG))
 		log_ctx(LOG_DEBUG, c->ctx, "received %zd bytes", n);
-	echo_flush(c);
+	if (evbuffer_get_length(e->buf) > 0) {
+		echo_flush(c);
+		return;
+	}
+	w = write(fd, scratch, (size_t)n);
+	if (w < 0) {
+		if (errno != EAGAIN && errno != EINTR) {
+			log_ctx(LOG_DEBUG, c->ctx, "write: %s", strerror(errno));
+			conn_close(c);
+			return;
+		}
+		w = 0;
+	}
+	if (w > 0)
+		echo_sent(c, (size_t)w);
+	if (w < n) {
+		evbuffer_add(e->buf, scratch + w, (size_t)(n - w));
+		echo_settle(c);
+	}
 }
 WATCH_EVENT_CB(echo_read_cb, echo_on_read, conn_ctx)
 
@@ -189,9 +219,18 @@ echo_free(struct conn *c)
 void
 echo_start(struct conn *c)
 {
-	struct echo *e = xcalloc(1, sizeof(*e));
+	struct echo	*e = xcalloc(1, sizeof(*e));
+	struct timeval	 tv = { srv.cfg->limits.idle_timeout_s, 0 };
 
-	e->idle.tv_sec = srv.cfg->limits.idle_timeout_s;
+	/*
+	 * A common timeout: re-arming it on every read is a queue append,
+	 * not a heap operation.  libevent reuses one per duration.
+	 */
+	e->idle_tv = tv;
+	e->idle = event_base_init_common_timeout(srv.base, &tv);
+	if (e->idle == NULL)
+		e->idle = &e->idle_tv;
+	e->idle_s = (int)tv.tv_sec;
 	e->buf = evbuffer_new();
 	e->rev = event_new(srv.base, c->fd, EV_READ | EV_PERSIST, echo_read_cb,
 	    c);
@@ -203,5 +242,5 @@ echo_start(struct conn *c)
 	c->svc_free = echo_free;
 	c->svc_drain = echo_drain;
 	c->svc_busy = echo_busy;
-	event_add(e->rev, &e->idle);
+	event_add(e->rev, e->idle);
 }

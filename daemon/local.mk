@@ -4,6 +4,7 @@ daemon_libbrokerd_a_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) \
 	$(LIBEVENT_PTHREADS_CFLAGS) $(LIBCONFIG_CFLAGS) $(LIBSYSTEMD_CFLAGS)
 daemon_libbrokerd_a_SOURCES = \
 	daemon/brokerd.c daemon/brokerd.h \
+	daemon/bufio.c daemon/bufio.h \
 	daemon/command.c daemon/command.h \
 	daemon/dfparse.c daemon/dfparse.h \
 	daemon/config.c daemon/config.h \

@@ -21,6 +21,7 @@
 
 #include "common/log.h"
 #include "common/proto.h"
+#include "daemon/bufio.h"
 #include "daemon/command.h"
 #include "daemon/dfnative.h"
 #include "daemon/dfparse.h"
@@ -33,6 +34,7 @@
 #define IN_MAX		(64 * 1024)	/* unparsed input while busy */
 #define DF_MAX		(1024 * 1024)	/* df output we are willing to parse */
 #define SLEEP_MAX_MS	10000
+#define READ_MORE	(256 * 1024)	/* per read callback, beyond 4 KiB */
 
 enum input { INPUT_NONE, INPUT_FORWARD, INPUT_DISCARD };
 
@@ -588,6 +590,12 @@ session_read(struct bufferevent *bev, void *arg)
 
 	struct evbuffer *in = bufferevent_get_input(bev);
 
+	/*
+	 * Past the bufferevent's 4 KiB read, while we can use it: EOF and
+	 * errors are left for the bufferevent to find on its next read.
+	 */
+	if (session_can_consume(s) && evbuffer_get_length(in) < IN_MAX)
+		(void)bufio_read(in, bufferevent_getfd(bev), READ_MORE);
 	/* Only what arrived since the last time counts. */
 	s->conn->bytes_in += evbuffer_get_length(in) - s->inlen;
 	session_process(s);

@@ -89,7 +89,8 @@ hist_quantile_us(const struct hist *h, double q)
 		return i / 1000.0;
 	shift = (i >> HIST_SUB_BITS) - 1;
 	sub = i & ((1 << HIST_SUB_BITS) - 1);
-	lo = (double)((unsigned long long)((1 << HIST_SUB_BITS) + sub) << shift);
+	lo = (double)((unsigned long long)((1 << HIST_SUB_BITS) + sub) <<
+	    shift);
 	width = (double)(1ULL << shift);
 	return (lo + width / 2) / 1000.0;
 }
@@ -104,10 +105,10 @@ now_ns(void)
 }
 
 long long
-proc_cpu_us(pid_t pid)
+proc_cpu_us(pid_t pid, long long *child_us)
 {
 	char			 path[64], buf[1024], *p;
-	unsigned long long	 utime, stime;
+	unsigned long long	 utime, stime, cutime, cstime;
 	long			 tck = sysconf(_SC_CLK_TCK);
 	ssize_t			 n;
 	int			 fd;
@@ -123,10 +124,14 @@ proc_cpu_us(pid_t pid)
 	/* The command name may hold spaces and parentheses: skip past it. */
 	if ((p = strrchr(buf, ')')) == NULL)
 		return -1;
-	/* After ")": state (3) ... utime (14) stime (15). */
+	/* After ")": state (3) ... utime (14) stime (15) cutime cstime. */
 	if (sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
-	    "%llu %llu", &utime, &stime) != 2 || tck <= 0)
+	    "%llu %llu %llu %llu", &utime, &stime, &cutime, &cstime) != 4 ||
+	    tck <= 0)
 		return -1;
+	if (child_us != NULL)
+		*child_us = (long long)((cutime + cstime) * 1000000ULL /
+		    (unsigned long)tck);
 	return (long long)((utime + stime) * 1000000ULL / (unsigned long)tck);
 }
 

@@ -26,8 +26,11 @@ double		 hist_quantile_us(const struct hist *, double q);
 
 /* Nanoseconds on CLOCK_MONOTONIC. */
 long long	 now_ns(void);
-/* utime+stime of pid (all threads) in microseconds, -1 if unreadable. */
-long long	 proc_cpu_us(pid_t);
+/*
+ * utime+stime of pid (all threads) in microseconds, -1 if unreadable;
+ * with child_us, also cutime+cstime (its children reaped so far).
+ */
+long long	 proc_cpu_us(pid_t, long long *child_us);
 /* A "Key:" line of /proc/pid/status in KiB (VmRSS, VmHWM), -1 if none. */
 long		 proc_status_kb(pid_t, const char *key);
 /* This process's user+system CPU in microseconds. */

@@ -321,7 +321,7 @@ run_timed(void)
 			done_ops = 0;
 			hist_reset(&lat);
 			if (srvpid > 0)
-				srv0 = proc_cpu_us(srvpid);
+				srv0 = proc_cpu_us(srvpid, NULL);
 			cli0 = self_cpu_us();
 			w0 = now_ns();
 		}
@@ -340,7 +340,7 @@ run_timed(void)
 		}
 	}
 	w1 = now_ns();
-	srv1 = srvpid > 0 ? proc_cpu_us(srvpid) : -1;
+	srv1 = srvpid > 0 ? proc_cpu_us(srvpid, NULL) : -1;
 	cli1 = self_cpu_us();
 	print_common(mode == MODE_ECHO ? "echo" : "halfclose",
 	    (double)(w1 - w0) / 1e9, srv0 >= 0 && srv1 >= 0 ? srv1 - srv0 :
@@ -433,8 +433,9 @@ run_idle(void)
 	printf("mode=idle conns=%d open_secs=%.3f dropped=%d", nconns,
 	    (double)(t1 - t0) / 1e9, dropped);
 	if (rss0 >= 0 && rss1 >= 0)
-		printf(" rss_before_kb=%ld rss_after_kb=%ld rss_per_conn_b=%.0f",
-		    rss0, rss1, (double)(rss1 - rss0) * 1024.0 / nconns);
+		printf(" rss_before_kb=%ld rss_after_kb=%ld "
+		    "rss_per_conn_b=%.0f", rss0, rss1,
+		    (double)(rss1 - rss0) * 1024.0 / nconns);
 	printf("\n");
 	for (i = 0; i < nconns; i++)
 		close(conns[i].fd);

@@ -8,6 +8,7 @@
  */
 #include "autoconf.h"
 
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -62,6 +63,7 @@ main(int argc, char *argv[])
 {
 	posix_spawn_file_actions_t	 fa;
 	struct pollfd			 pfd[2];
+	struct rusage			 ru;
 	unsigned long long		 total = 1ULL << 30, in = 0, out = 0;
 	long long			 v, t0, t1, c0, c1;
 	size_t				 chunk = 64 * 1024, i;
@@ -178,10 +180,14 @@ main(int argc, char *argv[])
 		bench_die("waitpid: %s", strerror(errno));
 	t1 = now_ns();
 	c1 = self_cpu_us();
+	if (getrusage(RUSAGE_CHILDREN, &ru) != 0)
+		memset(&ru, 0, sizeof(ru));
 	printf("mode=pump bytes_in=%llu bytes_out=%llu secs=%.3f mb_s=%.1f "
-	    "cli_cpu_us=%lld status=%d check=%s\n", in, out,
+	    "cli_cpu_s=%.2f cmd_cpu_s=%.2f status=%d check=%s\n", in, out,
 	    (double)(t1 - t0) / 1e9, (double)out / ((double)(t1 - t0) / 1e3),
-	    c1 - c0, st, !use_check ? "skipped" : check_ok && out == total ?
-	    "ok" : "FAILED");
+	    (double)(c1 - c0) / 1e6, (double)(ru.ru_utime.tv_sec +
+	    ru.ru_stime.tv_sec) + (double)(ru.ru_utime.tv_usec +
+	    ru.ru_stime.tv_usec) / 1e6, st, !use_check ? "skipped" :
+	    check_ok && out == total ? "ok" : "FAILED");
 	return st == 0 && check_ok ? 0 : 1;
 }

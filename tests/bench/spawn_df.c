@@ -25,7 +25,7 @@
 
 struct job {
 	pid_t		 pid;
-	int		 fd;		/* its stdout; -1 when the slot is free */
+	int		 fd;		/* its stdout; -1: slot free */
 	long long	 t0;
 };
 
