@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -573,6 +574,13 @@ brokerd_main(int argc, char *argv[])
 	if (evthread_use_pthreads() != 0)
 		fatalx("evthread_use_pthreads failed");
 	signal(SIGPIPE, SIG_IGN);
+	/*
+	 * Streams churn through 64 KiB evbuffer chains; without this glibc
+	 * returns the heap top to the kernel and takes it back (brk) over
+	 * and over.  Bounded: at most this much free heap stays resident.
+	 */
+	mallopt(M_TRIM_THRESHOLD, 4 * 1024 * 1024);
+	mallopt(M_MMAP_THRESHOLD, 4 * 1024 * 1024);
 
 	if (!foreground)
 		daemonize_start();

@@ -5,6 +5,8 @@
 
 #include <errno.h>
 
+#include <event2/bufferevent.h>
+
 #include "daemon/bufio.h"
 
 #define BUFIO_STEP	(64 * 1024)
@@ -48,4 +50,19 @@ bufio_read(struct evbuffer *buf, evutil_socket_t fd, size_t max)
 			break;		/* drained for now */
 	}
 	return (ssize_t)total;
+}
+
+ssize_t
+bufio_read_bev(struct bufferevent *bev, size_t max)
+{
+	struct evbuffer	*in = bufferevent_get_input(bev);
+	ssize_t		 n;
+	int		 e;
+
+	evbuffer_unfreeze(in, 0);
+	n = bufio_read(in, bufferevent_getfd(bev), max);
+	e = errno;
+	evbuffer_freeze(in, 0);
+	errno = e;
+	return n;
 }

@@ -171,8 +171,8 @@ child_out_read(struct bufferevent *bev, void *arg)
 	struct child *c = arg;
 
 	/* Past the bufferevent's 4 KiB read: take what the pipe holds. */
-	(void)bufio_read(bufferevent_get_input(bev), bufferevent_getfd(bev),
-	    CHILD_PIPE_SIZE);
+	if (evbuffer_get_length(bufferevent_get_input(bev)) >= 4096)
+		(void)bufio_read_bev(bev, CHILD_PIPE_SIZE);
 	if (c->arg != NULL)
 		c->cbs->out(c, bufferevent_get_input(bev), c->arg);
 	else

@@ -35,6 +35,7 @@
 #define DF_MAX		(1024 * 1024)	/* df output we are willing to parse */
 #define SLEEP_MAX_MS	10000
 #define READ_MORE	(256 * 1024)	/* per read callback, beyond 4 KiB */
+#define LIBEVENT_READ	4096		/* a full read of libevent's: more? */
 
 enum input { INPUT_NONE, INPUT_FORWARD, INPUT_DISCARD };
 
@@ -594,8 +595,9 @@ session_read(struct bufferevent *bev, void *arg)
 	 * Past the bufferevent's 4 KiB read, while we can use it: EOF and
 	 * errors are left for the bufferevent to find on its next read.
 	 */
-	if (session_can_consume(s) && evbuffer_get_length(in) < IN_MAX)
-		(void)bufio_read(in, bufferevent_getfd(bev), READ_MORE);
+	if (evbuffer_get_length(in) - s->inlen >= LIBEVENT_READ &&
+	    session_can_consume(s) && evbuffer_get_length(in) < IN_MAX)
+		(void)bufio_read_bev(bev, READ_MORE);
 	/* Only what arrived since the last time counts. */
 	s->conn->bytes_in += evbuffer_get_length(in) - s->inlen;
 	session_process(s);
