@@ -164,7 +164,8 @@ listen = (
 control = { path = "$tmp/brokerd-$1.sock"; mode = "0600"; };
 limits = { max_clients = 20000; max_clients_per_source = 20000; };
 EOF
-	"$BROKERD" -f -c "$tmp/brokerd-$1.conf" 2>"$bd_log" &
+	# shellcheck disable=SC2086
+	env ${BD_ENV:-} "$BROKERD" -f -c "$tmp/brokerd-$1.conf" 2>"$bd_log" &
 	bd_pid=$!
 	pids="$pids $bd_pid"
 	bd_echo=
@@ -222,12 +223,18 @@ lg_echo() {
 	    -d "$secs" -w "$warm" -p "$4" -P "$5"
 }
 
+# The same daemon with the slow-callback timing switched off: the cost
+# of timing every callback is the difference between the two rows.
+BD_ENV=BROKERD_NO_WATCH=1 start_brokerd nowatch
+nw_pid=$bd_pid nw_echo=$bd_echo
+BD_ENV=
 start_brokerd main
 start_ref epoll
 ep_pid=$ref_pid ep_port=$ref_port
 start_ref libevent
 le_pid=$ref_pid le_port=$ref_port
 pin "$bd_pid"
+pin "$nw_pid"
 pin "$ep_pid"
 pin "$le_pid"
 t_start=$(date +%s)
@@ -243,6 +250,7 @@ while [ $rep -le "$reps" ]; do
 		lg_echo "$1" "$2" epoll "$ep_port" "$ep_pid"
 		lg_echo "$1" "$2" libevent "$le_port" "$le_pid"
 		lg_echo "$1" "$2" brokerd "$bd_echo" "$bd_pid"
+		lg_echo "$1" "$2" nowatch "$nw_echo" "$nw_pid"
 	done
 
 	# Like the seed's client; 64 source addresses so the TIME_WAIT
@@ -293,6 +301,7 @@ done
 t_end=$(date +%s)
 
 stop "$bd_pid"
+stop "$nw_pid"
 stop "$ep_pid"
 stop "$le_pid"
 
@@ -471,6 +480,8 @@ END {
 }' "$results"
 echo
 echo "x ceil: ratio to epoll_echo (echo rows), spawn_df (DF), pump (UPPER)."
+echo "nowatch: brokerd with BROKERD_NO_WATCH=1 (callbacks not timed): the"
+echo "  cost of the slow-callback wrapper is the brokerd row against it."
 echo "srv us/op: server utime+stime (/proc/PID/stat) over the window per"
 echo "  message, connection or request (spawn_df: its own CPU per spawn; df"
 echo "  itself not counted on either side); UPPER: CPU us per MB of the pump"
