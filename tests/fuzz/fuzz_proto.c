@@ -161,9 +161,9 @@ static void
 parse(const char *in, size_t len, size_t max_line, size_t max_frame,
     enum mode mode, uint32_t seed, struct render *r)
 {
-	struct proto_parser	p;
-	struct proto_event	ev;
-	size_t			off = 0, c, pos, k;
+	struct proto_parser	 p;
+	struct proto_event	 ev;
+	size_t			 off = 0, c, pos, k;
 	char			*chunk;
 	int			 errored = 0;
 

@@ -78,7 +78,8 @@ known_reason(const char *name)
 static void
 run_one(const char *path, const char *name)
 {
-	const char	*why = known_reason(name);
+	const char	*base = strrchr(path, '/');
+	const char	*why = known_reason(base != NULL ? base + 1 : path);
 	char		*buf;
 	size_t		 len;
 	pid_t		 pid;
@@ -99,7 +100,8 @@ run_one(const char *path, const char *name)
 		LLVMFuzzerTestOneInput(copy, len);
 		free(copy);
 		free(buf);
-		_exit(0);
+		/* exit, not _exit: LeakSanitizer checks at exit. */
+		exit(0);
 	}
 	free(buf);
 	if (waitpid(pid, &st, 0) != pid)
