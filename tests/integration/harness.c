@@ -362,6 +362,58 @@ proc_cpu_ticks(pid_t pid)
 }
 
 int
+proc_nthreads(pid_t pid)
+{
+	char		 path[64];
+	DIR		*dir;
+	struct dirent	*de;
+	int		 n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	if ((dir = opendir(path)) == NULL)
+		return -1;
+	while ((de = readdir(dir)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(dir);
+	return n;
+}
+
+int
+listening_socket(int *port)
+{
+	struct sockaddr_in	sin;
+	socklen_t		len = sizeof(sin);
+	int			fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int			on = 1;
+
+	if (fd < 0)
+		return -1;
+	memset(&sin, 0, sizeof(sin));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0 ||
+	    listen(fd, 16) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&sin, &len) != 0) {
+		close(fd);
+		return -1;
+	}
+	*port = ntohs(sin.sin_port);
+	return fd;
+}
+
+int
+free_port(void)
+{
+	int fd, port = 0;
+
+	if ((fd = listening_socket(&port)) >= 0)
+		close(fd);
+	return port;
+}
+
+int
 tcp_connect_from(const char *src, int port)
 {
 	struct sockaddr_in	sin;

@@ -50,6 +50,12 @@ int	proc_nchildren(pid_t);
 /* utime + stime in clock ticks. */
 long long proc_cpu_ticks(pid_t);
 
+int	proc_nthreads(pid_t);
+
+/* A loopback port nobody listens on (bound, read back, closed). */
+int	free_port(void);
+/* A listening loopback socket on an ephemeral port. */
+int	listening_socket(int *port);
 int	tcp_connect(int port);
 int	tcp_connect_from(const char *src, int port);
 /* Reads until EOF or timeout into a malloc'd buffer; returns length. */

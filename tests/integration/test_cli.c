@@ -32,23 +32,6 @@ write_conf(const char *path, const char *text)
 	fclose(f);
 }
 
-/* A port nobody listens on: bind, read it back, close. */
-static int
-free_port(void)
-{
-	struct sockaddr_in	sin = { 0 };
-	socklen_t		len = sizeof(sin);
-	int			fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	bind(fd, (struct sockaddr *)&sin, sizeof(sin));
-	getsockname(fd, (struct sockaddr *)&sin, &len);
-	port = ntohs(sin.sin_port);
-	close(fd);
-	return port;
-}
-
 static void
 test_brokerd_cli(struct daemon *d)
 {

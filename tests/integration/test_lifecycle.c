@@ -49,39 +49,6 @@ write_file(const char *path, const char *text)
 }
 
 static int
-free_port(void)
-{
-	struct sockaddr_in	sin = { 0 };
-	socklen_t		len = sizeof(sin);
-	int			fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	bind(fd, (struct sockaddr *)&sin, sizeof(sin));
-	getsockname(fd, (struct sockaddr *)&sin, &len);
-	port = ntohs(sin.sin_port);
-	close(fd);
-	return port;
-}
-
-static int
-listening_socket(int *port)
-{
-	struct sockaddr_in	sin = { 0 };
-	socklen_t		len = sizeof(sin);
-	int			fd = socket(AF_INET, SOCK_STREAM, 0), on = 1;
-
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	bind(fd, (struct sockaddr *)&sin, sizeof(sin));
-	listen(fd, 16);
-	getsockname(fd, (struct sockaddr *)&sin, &len);
-	*port = ntohs(sin.sin_port);
-	return fd;
-}
-
-static int
 echo_roundtrip(int port, const char *msg)
 {
 	char	*out;
@@ -106,24 +73,6 @@ ctl(struct daemon *d, const char *verb, char **out, char **err)
 	    NULL };
 
 	return run_prog(argv, NULL, 0, out, NULL, err, 20000);
-}
-
-static int
-nthreads(pid_t pid)
-{
-	char		 path[64];
-	DIR		*dir;
-	struct dirent	*de;
-	int		 n = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
-	if ((dir = opendir(path)) == NULL)
-		return -1;
-	while ((de = readdir(dir)) != NULL)
-		if (de->d_name[0] != '.')
-			n++;
-	closedir(dir);
-	return n;
 }
 
 static void
@@ -418,7 +367,7 @@ test_hup_storm(void)
 	d_log_wait(&d, "reloaded configuration (generation 2)", 1, 5000);
 	usleep(100000);
 	fds0 = proc_nfds(d.pid);
-	thr0 = nthreads(d.pid);
+	thr0 = proc_nthreads(d.pid);
 	for (i = 0; i < NECHO + NUPPER; i++) {
 		args[i].port = d.echo_port;
 		args[i].broker = d.broker_port;
@@ -442,7 +391,7 @@ test_hup_storm(void)
 	    "failed");
 	usleep(500000);
 	is_int(proc_nfds(d.pid), fds0, "no extra fd after the storm");
-	is_int(nthreads(d.pid), thr0, "no extra thread after the storm");
+	is_int(proc_nthreads(d.pid), thr0, "no extra thread after the storm");
 	is_int(d_stop(&d, SIGTERM, 10000), 0, "exit 0");
 	d_cleanup(&d);
 }
