@@ -299,15 +299,14 @@ proc_rss_kb(pid_t pid)
 	return kb;
 }
 
-int
-proc_nfds(pid_t pid)
+/* Entries of a /proc directory, "." and ".." left out. */
+static int
+count_dir(const char *path)
 {
-	char		 path[64];
 	DIR		*dir;
 	struct dirent	*de;
 	int		 n = 0;
 
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
 	if ((dir = opendir(path)) == NULL)
 		return -1;
 	while ((de = readdir(dir)) != NULL)
@@ -315,6 +314,15 @@ proc_nfds(pid_t pid)
 			n++;
 	closedir(dir);
 	return n;
+}
+
+int
+proc_nfds(pid_t pid)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	return count_dir(path);
 }
 
 /* Children of pid, zombies included, from /proc/PID/task/PID/children. */
@@ -364,19 +372,10 @@ proc_cpu_ticks(pid_t pid)
 int
 proc_nthreads(pid_t pid)
 {
-	char		 path[64];
-	DIR		*dir;
-	struct dirent	*de;
-	int		 n = 0;
+	char path[64];
 
 	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
-	if ((dir = opendir(path)) == NULL)
-		return -1;
-	while ((de = readdir(dir)) != NULL)
-		if (de->d_name[0] != '.')
-			n++;
-	closedir(dir);
-	return n;
+	return count_dir(path);
 }
 
 int
