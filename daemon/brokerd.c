@@ -182,9 +182,10 @@ on_terminate(evutil_socket_t sig, short what, void *arg)
 		event_base_loopbreak(srv.base);
 		return;
 	}
+	drain_begin();
+	/* Logged once the listeners are closed: readers may rely on it. */
 	log_notice("received %s, draining (at most %d s)", strsignal((int)sig),
 	    srv.cfg->limits.shutdown_timeout_s);
-	drain_begin();
 }
 WATCH_EVENT_CB(terminate_cb, on_terminate, NULL)
 

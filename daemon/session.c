@@ -685,8 +685,12 @@ session_busy(struct conn *c)
 {
 	struct session *s = c->svc;
 
-	/* A refused request whose END never comes does not hold a drain. */
-	return s->running || s->input == INPUT_FORWARD;
+	/*
+	 * A refused request whose END never comes does not hold a drain; a
+	 * reply still in the output buffer does, or its end would be lost.
+	 */
+	return s->running || s->input == INPUT_FORWARD ||
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) > 0;
 }
 
 void

@@ -24,7 +24,7 @@ plan_lazy(void)
 	planned = -1;
 }
 
-static int
+static int __attribute__((format(printf, 2, 0)))
 vok(int cond, const char *fmt, va_list ap)
 {
 	ntest++;

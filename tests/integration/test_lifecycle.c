@@ -628,7 +628,7 @@ test_systemd(void)
 	kill(d.pid, SIGHUP);
 	d_log_wait(&d, "reloaded configuration", 1, 5000);
 	kill(d.pid, SIGTERM);
-	d_stop(&d, 0, 10000);
+	is_int(d_stop(&d, 0, 10000), 0, "socket-activated daemon exits 0");
 	fcntl(nfd, F_SETFL, O_NONBLOCK);
 	t0 = now_ms();
 	while (now_ms() - t0 < 1000) {
@@ -652,7 +652,7 @@ test_systemd(void)
 	close(nfd);
 	d_cleanup(&d);
 #else
-	skip(3, "built without libsystemd");
+	skip(4, "built without libsystemd");
 #endif
 }
 
