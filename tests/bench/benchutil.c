@@ -250,3 +250,38 @@ bench_connect(const struct sockaddr_in *dst, const struct in_addr *src,
 	}
 	return fd;
 }
+
+char		upper_pattern[UPPER_PATTERN_SIZE];
+static char	upper_expect[UPPER_PATTERN_SIZE];
+
+void
+upper_pattern_init(void)
+{
+	static const char text[] = "The quick brown fox jumps over the lazy "
+	    "dog 0123456789.\n";
+	size_t i;
+
+	for (i = 0; i < UPPER_PATTERN_SIZE; i++) {
+		upper_pattern[i] = text[i % (sizeof(text) - 1)];
+		upper_expect[i] = upper_pattern[i] >= 'a' &&
+		    upper_pattern[i] <= 'z' ?
+		    (char)(upper_pattern[i] - 'a' + 'A') : upper_pattern[i];
+	}
+}
+
+int
+upper_check(const char *p, size_t n, unsigned long long off)
+{
+	size_t o, k;
+
+	while (n > 0) {
+		o = (size_t)(off % UPPER_PATTERN_SIZE);
+		k = UPPER_PATTERN_SIZE - o < n ? UPPER_PATTERN_SIZE - o : n;
+		if (memcmp(p, upper_expect + o, k) != 0)
+			return -1;
+		p += k;
+		n -= k;
+		off += k;
+	}
+	return 0;
+}

@@ -52,4 +52,14 @@ void		 bench_die(const char *fmt, ...)
 		    __attribute__((format(printf, 1, 2), noreturn));
 void		 bench_setprogname(const char *);
 
+/*
+ * The UPPER input: a 64 KiB text pattern repeated, and what tr
+ * '[:lower:]' '[:upper:]' makes of it.  upper_check() compares n output
+ * bytes starting at stream offset off; -1 on a mismatch.
+ */
+#define UPPER_PATTERN_SIZE	(64 * 1024)
+extern char	 upper_pattern[UPPER_PATTERN_SIZE];
+void		 upper_pattern_init(void);
+int		 upper_check(const char *p, size_t n, unsigned long long off);
+
 #endif

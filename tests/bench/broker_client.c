@@ -32,7 +32,7 @@
 
 #define MAXEV		64
 #define RBUF_SIZE	(256 * 1024)
-#define FRAME		(64 * 1024)
+#define FRAME		UPPER_PATTERN_SIZE
 #define RSS_EVERY_NS	10000000LL
 
 struct bconn {
@@ -47,7 +47,6 @@ static int			 nconns = 8;
 static double			 duration = 3.0, warmup = 0.5;
 static pid_t			 srvpid;
 static char			 rbuf[RBUF_SIZE];
-static char			 pattern[FRAME], expect[FRAME];
 
 static void
 usage(void)
@@ -200,23 +199,6 @@ run_df(void)
 	close(ep);
 }
 
-static int
-check(const char *p, size_t n, unsigned long long off)
-{
-	size_t o, k;
-
-	while (n > 0) {
-		o = (size_t)(off % FRAME);
-		k = FRAME - o < n ? FRAME - o : n;
-		if (memcmp(p, expect + o, k) != 0)
-			return -1;
-		p += k;
-		n -= k;
-		off += k;
-	}
-	return 0;
-}
-
 static void
 run_upper(unsigned long long total)
 {
@@ -229,19 +211,12 @@ run_upper(unsigned long long total)
 	long			 rss, rss0 = -1, rss_max = -1, hwm = -1;
 	const char		*text;
 	char			*frame, hdr[PROTO_DATA_HDR_MAX];
-	size_t			 hlen, flen = 0, foff = 0, off, k, i;
+	size_t			 hlen, flen = 0, foff = 0, off, k;
 	size_t			 fpay = 0;	/* payload size in frame */
 	ssize_t			 r;
 	int			 fd, code = -1, sending = 1, bad = 0;
 
-	for (i = 0; i < FRAME; i++) {
-		static const char txt[] = "The quick brown fox jumps over "
-		    "the lazy dog 0123456789.\n";
-
-		pattern[i] = txt[i % (sizeof(txt) - 1)];
-		expect[i] = pattern[i] >= 'a' && pattern[i] <= 'z' ?
-		    (char)(pattern[i] - 'a' + 'A') : pattern[i];
-	}
+	upper_pattern_init();
 	/* A frame is header then payload, sent from one buffer. */
 	if ((frame = malloc(PROTO_DATA_HDR_MAX + FRAME)) == NULL)
 		bench_die("out of memory");
@@ -267,7 +242,7 @@ run_upper(unsigned long long total)
 				if (k != fpay) {
 					hlen = proto_data_header(hdr, k);
 					memcpy(frame, hdr, hlen);
-					memcpy(frame + hlen, pattern, k);
+					memcpy(frame + hlen, upper_pattern, k);
 					fpay = k;
 					flen = hlen + k;
 				}
@@ -311,7 +286,7 @@ run_upper(unsigned long long total)
 			k = proto_feed(&parser, rbuf + off, (size_t)r - off,
 			    &pe);
 			if (pe.kind == PROTO_DATA) {
-				if (!bad && check(pe.data, pe.len, out) != 0)
+				if (!bad && upper_check(pe.data, pe.len, out) != 0)
 					bad = 1;
 				out += pe.len;
 			} else if (pe.kind == PROTO_LINE) {

@@ -23,14 +23,13 @@
 
 #include "tests/bench/benchutil.h"
 
-#define PATTERN_SIZE	(64 * 1024)
+#define PATTERN_SIZE	UPPER_PATTERN_SIZE
 
 static char	*child_env[] = {
 	"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C", NULL
 };
 static char	*default_argv[] = { "tr", "[:lower:]", "[:upper:]", NULL };
 
-static char	 pattern[PATTERN_SIZE], expect[PATTERN_SIZE];
 
 static void
 usage(void)
@@ -38,24 +37,6 @@ usage(void)
 	fprintf(stderr, "usage: pump [-n bytes] [-b chunk] [-S pipe_size] "
 	    "[-- command args...]\n");
 	exit(2);
-}
-
-/* Checks n output bytes that start at stream offset off. */
-static int
-check(const char *p, size_t n, unsigned long long off)
-{
-	size_t o, k;
-
-	while (n > 0) {
-		o = (size_t)(off % PATTERN_SIZE);
-		k = PATTERN_SIZE - o < n ? PATTERN_SIZE - o : n;
-		if (memcmp(p, expect + o, k) != 0)
-			return -1;
-		p += k;
-		n -= k;
-		off += k;
-	}
-	return 0;
 }
 
 int
@@ -66,7 +47,7 @@ main(int argc, char *argv[])
 	struct rusage			 ru;
 	unsigned long long		 total = 1ULL << 30, in = 0, out = 0;
 	long long			 v, t0, t1, c0, c1;
-	size_t				 chunk = 64 * 1024, i;
+	size_t				 chunk = 64 * 1024;
 	char				**cargv = default_argv, *rbuf;
 	int				 ch, pin[2], pout[2], st, pipesz = 0;
 	int				 check_ok = 1, use_check = 0;
@@ -101,14 +82,7 @@ main(int argc, char *argv[])
 	else
 		use_check = 1;		/* the output of tr is known */
 	signal(SIGPIPE, SIG_IGN);
-	for (i = 0; i < PATTERN_SIZE; i++) {
-		static const char text[] = "The quick brown fox jumps over "
-		    "the lazy dog 0123456789.\n";
-
-		pattern[i] = text[i % (sizeof(text) - 1)];
-		expect[i] = pattern[i] >= 'a' && pattern[i] <= 'z' ?
-		    (char)(pattern[i] - 'a' + 'A') : pattern[i];
-	}
+	upper_pattern_init();
 	if ((rbuf = malloc(PATTERN_SIZE)) == NULL)
 		bench_die("out of memory");
 	if (pipe2(pin, O_CLOEXEC) != 0 || pipe2(pout, O_CLOEXEC) != 0)
@@ -151,7 +125,7 @@ main(int argc, char *argv[])
 
 			if (k > total - in)
 				k = (size_t)(total - in);
-			n = write(pin[1], pattern + o, k);
+			n = write(pin[1], upper_pattern + o, k);
 			if (n < 0 && errno != EAGAIN)
 				bench_die("write: %s", strerror(errno));
 			if (n > 0)
@@ -170,7 +144,7 @@ main(int argc, char *argv[])
 				pfd[1].fd = -1;
 			} else if (n > 0) {
 				if (use_check && check_ok &&
-				    check(rbuf, (size_t)n, out) != 0)
+				    upper_check(rbuf, (size_t)n, out) != 0)
 					check_ok = 0;
 				out += (unsigned long long)n;
 			}

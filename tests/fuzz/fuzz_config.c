@@ -18,16 +18,8 @@
 #include <unistd.h>
 
 #include "daemon/config.h"
+#include "tests/fuzz/fuzz.h"
 
-#define CHECK(c) do {							\
-	if (!(c)) {							\
-		fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__,	\
-		    __LINE__, #c);					\
-		abort();						\
-	}								\
-} while (0)
-
-int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 const char *__lsan_default_suppressions(void);
 
 /*

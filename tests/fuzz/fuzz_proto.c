@@ -18,16 +18,8 @@
 #include <string.h>
 
 #include "common/proto.h"
+#include "tests/fuzz/fuzz.h"
 
-#define CHECK(c) do {							\
-	if (!(c)) {							\
-		fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__,	\
-		    __LINE__, #c);					\
-		abort();						\
-	}								\
-} while (0)
-
-int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 /* A growing byte string. */
 struct buf {

@@ -12,7 +12,7 @@ FUZZ_SECONDS = 20
 FUZZ_CORPORA = tests/fuzz/corpus/proto tests/fuzz/corpus/dfparse \
 	tests/fuzz/corpus/config tests/fuzz/crashes
 
-EXTRA_DIST += $(FUZZ_CORPORA) tests/fuzz/README tests/fuzz/run.sh \
+EXTRA_DIST += $(FUZZ_CORPORA) tests/fuzz/fuzz.h tests/fuzz/README tests/fuzz/run.sh \
 	tests/fuzz/proto.dict tests/fuzz/dfparse.dict tests/fuzz/config.dict \
 	tests/fuzz/lsan.supp
 

@@ -23,8 +23,8 @@
 #include <unistd.h>
 
 #include "tests/tap.h"
+#include "tests/fuzz/fuzz.h"
 
-int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 static char	*known;		/* contents of crashes/KNOWN, or NULL */
 static int	 nfailed;	/* failures not marked TODO */
