@@ -42,6 +42,24 @@ proto_in_frame(const struct proto_parser *p)
 	return p->state == ST_PAYLOAD;
 }
 
+size_t
+proto_frame_left(const struct proto_parser *p)
+{
+	return p->state == ST_PAYLOAD ? p->remaining : 0;
+}
+
+void
+proto_skip(struct proto_parser *p, size_t n)
+{
+	if (p->state != ST_PAYLOAD)
+		return;
+	if (n > p->remaining)
+		n = p->remaining;
+	p->remaining -= n;
+	if (p->remaining == 0)
+		p->state = ST_LINE;
+}
+
 /* "DATA <digits>" → 1 with *n set; "DATA..." malformed → -1; else 0. */
 static int
 parse_data_header(const char *line, size_t len, size_t max, size_t *n)

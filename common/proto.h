@@ -49,6 +49,13 @@ size_t	 proto_feed(struct proto_parser *, const char *buf, size_t len,
 	    struct proto_event *ev);
 /* 1 while a frame's payload is being read. */
 int	 proto_in_frame(const struct proto_parser *);
+/* Payload bytes of the current frame still due; 0 outside a frame. */
+size_t	 proto_frame_left(const struct proto_parser *);
+/*
+ * n payload bytes of the current frame were moved without passing through
+ * proto_feed (spliced from the socket); at most proto_frame_left() count.
+ */
+void	 proto_skip(struct proto_parser *, size_t n);
 
 /* Writes "DATA <n>\n" into buf; returns its length. */
 size_t	 proto_data_header(char buf[PROTO_DATA_HDR_MAX], size_t n);

@@ -6,7 +6,9 @@
  * by byte, and in random chunks (each chunk in an exact-size heap copy,
  * so a read past what was fed is an ASan report).  All three must agree
  * on every event up to the first error, because the parser promises to
- * accept input split at any byte boundary.  Then the events are encoded
+ * accept input split at any byte boundary.  A fourth parse moves random
+ * parts of frame payloads around the parser with proto_skip(), as the
+ * daemon does when it splices them, and must agree too.  Then the events are encoded
  * again (lines, proto_data_header + payload) and must parse back to the
  * same events.  Every line also goes through proto_parse_final.
  */
@@ -49,7 +51,7 @@ struct render {
 	int		 partial;	/* ended inside a frame */
 };
 
-enum mode { WHOLE, BYTES, RANDOM };
+enum mode { WHOLE, BYTES, RANDOM, SKIP };
 
 static void
 add_record(struct buf *b, char tag, const char *data, size_t len)
@@ -80,14 +82,27 @@ check_final(const char *line, size_t len)
 		    strncmp(line, "ERR ", 4) == 0);
 }
 
+/* A whole frame's payload is in r->frame: render and re-encode it. */
+static void
+frame_done(struct render *r, const struct proto_parser *p)
+{
+	char	hdr[PROTO_DATA_HDR_MAX];
+	size_t	n;
+
+	CHECK(r->frame.len <= p->max_frame);
+	add_record(&r->out, 'D', r->frame.p, r->frame.len);
+	n = proto_data_header(hdr, r->frame.len);
+	CHECK(n == strlen(hdr) && n < sizeof(hdr) && hdr[n - 1] == '\n');
+	buf_add(&r->wire, hdr, n);
+	buf_add(&r->wire, r->frame.p, r->frame.len);
+	r->frame.len = 0;
+}
+
 static void
 on_event(struct render *r, const struct proto_parser *p,
     const struct proto_event *ev, const char *chunk, size_t avail,
     size_t took)
 {
-	char	hdr[PROTO_DATA_HDR_MAX];
-	size_t	n;
-
 	switch (ev->kind) {
 	case PROTO_NONE:
 		CHECK(ev->len == 0);
@@ -113,15 +128,8 @@ on_event(struct render *r, const struct proto_parser *p,
 		if (r->failed)
 			break;
 		buf_add(&r->frame, ev->data, ev->len);
-		if (!ev->frame_done)
-			break;
-		CHECK(r->frame.len <= p->max_frame);
-		add_record(&r->out, 'D', r->frame.p, r->frame.len);
-		n = proto_data_header(hdr, r->frame.len);
-		CHECK(n == strlen(hdr) && n < sizeof(hdr) && hdr[n - 1] == '\n');
-		buf_add(&r->wire, hdr, n);
-		buf_add(&r->wire, r->frame.p, r->frame.len);
-		r->frame.len = 0;
+		if (ev->frame_done)
+			frame_done(r, p);
 		break;
 	case PROTO_ERR_LONG:
 	case PROTO_ERR_FRAME:
@@ -164,6 +172,21 @@ parse(const char *in, size_t len, size_t max_line, size_t max_frame,
 	if (seed == 0)
 		seed = 0x9e3779b9;
 	while (off < len) {
+		/* As the daemon splices: payload bytes the parser never sees. */
+		if (mode == SKIP && !r->failed && proto_frame_left(&p) > 0 &&
+		    (next_rand(&seed) & 1)) {
+			k = 1 + next_rand(&seed) % proto_frame_left(&p);
+			if (k > len - off)
+				k = len - off;
+			buf_add(&r->frame, in + off, k);
+			proto_skip(&p, k);
+			off += k;
+			if (proto_frame_left(&p) == 0) {
+				CHECK(!proto_in_frame(&p));
+				frame_done(r, &p);
+			}
+			continue;
+		}
 		if (mode == WHOLE)
 			c = len - off;
 		else if (mode == BYTES)
@@ -229,7 +252,7 @@ same(const struct render *a, const struct render *b)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct render	 whole, bytes, rnd, again;
+	struct render	 whole, bytes, rnd, skip, again;
 	const char	*in = (const char *)data + 4;
 	size_t		 len, max_line, max_frame;
 	uint32_t	 seed;
@@ -244,7 +267,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	parse(in, len, max_line, max_frame, WHOLE, 0, &whole);
 	parse(in, len, max_line, max_frame, BYTES, 0, &bytes);
 	parse(in, len, max_line, max_frame, RANDOM, seed, &rnd);
+	parse(in, len, max_line, max_frame, SKIP, seed, &skip);
 	CHECK(same(&whole, &bytes));
+	CHECK(same(&whole, &skip));
 	/* The random run goes on after errors, but renders up to the first. */
 	CHECK(same(&whole, &rnd));
 
@@ -261,5 +286,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	render_free(&whole);
 	render_free(&bytes);
 	render_free(&rnd);
+	render_free(&skip);
 	return 0;
 }

@@ -120,6 +120,37 @@ main(void)
 	check_splits("DATA 2\nhiEND\nE[x]", 17, "D[hi]L[END]",
 	    "partial line at the end is held back");
 
+	/* Payload moved around the parser (spliced), then parsing goes on. */
+	{
+		struct proto_parser	p;
+		struct proto_event	ev;
+		static const char	in[] = "DATA 10\nabc";
+
+		proto_init(&p, 16, 100);
+		is_int((long long)proto_frame_left(&p), 0,
+		    "frame_left outside a frame");
+		is_int((long long)proto_feed(&p, in, sizeof(in) - 1, &ev), 8,
+		    "header consumed alone");
+		is_int((long long)proto_frame_left(&p), 10,
+		    "frame_left after the header");
+		proto_skip(&p, 4);
+		is_int((long long)proto_frame_left(&p), 6, "skip 4: 6 left");
+		(void)proto_feed(&p, "xy", 2, &ev);
+		ok(ev.kind == PROTO_DATA && ev.len == 2 && !ev.frame_done,
+		    "feeding inside the frame still works");
+		proto_skip(&p, 100);
+		ok(!proto_in_frame(&p) && proto_frame_left(&p) == 0,
+		    "skipping past the end ends the frame, no more");
+		(void)proto_feed(&p, "END\n", 4, &ev);
+		ok(ev.kind == PROTO_LINE && strcmp(ev.line, "END") == 0,
+		    "the line after a skipped frame parses");
+		proto_skip(&p, 3);
+		(void)proto_feed(&p, "PING\n", 5, &ev);
+		ok(ev.kind == PROTO_LINE && strcmp(ev.line, "PING") == 0,
+		    "skip outside a frame does nothing");
+		proto_free(&p);
+	}
+
 	is_int((long long)proto_data_header(hdr, 12345), 11,
 	    "header length");
 	is_str(hdr, "DATA 12345\n", "header text");
