@@ -2,6 +2,7 @@
 #include "autoconf.h"
 
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <arpa/inet.h>
@@ -433,6 +434,40 @@ tcp_connect_from(const char *src, int port)
 	sin.sin_port = htons((uint16_t)port);
 	inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
 	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* The numeric value of key in a STATS reply, or -1. */
+long long
+stat_value(const char *data, const char *key)
+{
+	size_t		 kl = strlen(key);
+	const char	*p = data;
+
+	while (p != NULL && *p != '\0') {
+		if (strncmp(p, key, kl) == 0 && p[kl] == '\t')
+			return atoll(p + kl + 1);
+		if ((p = strchr(p, '\n')) != NULL)
+			p++;
+	}
+	return -1;
+}
+
+int
+unix_connect(const char *path)
+{
+	struct sockaddr_un	sun;
+	int			fd;
+
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return -1;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
 		close(fd);
 		return -1;
 	}

@@ -58,9 +58,14 @@ int	free_port(void);
 int	listening_socket(int *port);
 int	tcp_connect(int port);
 int	tcp_connect_from(const char *src, int port);
+/* A unix stream socket connected to path; -1 on error. */
+int	unix_connect(const char *path);
 /* Reads until EOF or timeout into a malloc'd buffer; returns length. */
 ssize_t	read_to_eof(int fd, char **out, int timeout_ms);
 ssize_t	send_all(int fd, const void *buf, size_t len);
+
+/* The numeric value of key in a STATS reply's data, or -1. */
+long long stat_value(const char *data, const char *key);
 
 struct reply {
 	char	*data;		/* the DATA payloads, concatenated */

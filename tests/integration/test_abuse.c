@@ -141,24 +141,6 @@ nonblock(int fd, int on)
 	fcntl(fd, F_SETFL, on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK);
 }
 
-static int
-unix_connect(const char *path)
-{
-	struct sockaddr_un	sun;
-	int			fd;
-
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-		return -1;
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 /* A non-blocking connect: the daemon may not accept for a while. */
 static int
 connect_nb(int port)
@@ -245,22 +227,6 @@ check_alive(const char *after)
 {
 	ok(d_alive(&D) && ping_port(D.broker_port),
 	    "after %s: daemon alive, PING answered", after);
-}
-
-/* The numeric value of key in a STATS reply, or -1. */
-static long long
-stat_value(const char *data, const char *key)
-{
-	size_t		 kl = strlen(key);
-	const char	*p = data;
-
-	while (p != NULL && *p != '\0') {
-		if (strncmp(p, key, kl) == 0 && p[kl] == '\t')
-			return atoll(p + kl + 1);
-		if ((p = strchr(p, '\n')) != NULL)
-			p++;
-	}
-	return -1;
 }
 
 static long long
