@@ -1,6 +1,7 @@
-/* Children: spawn, pipes as bufferevents, timeouts, reaping. */
+/* Children: spawn, pipes on the loop, timeouts, reaping. */
 #include "autoconf.h"
 
+#include <sys/ioctl.h>
 #include <sys/queue.h>
 #include <sys/wait.h>
 
@@ -34,7 +35,10 @@ struct child {
 	char			*name;
 	char			 ctx[128];
 	long long		 started_ms;
-	struct bufferevent	*in, *out, *err;
+	struct bufferevent	*in, *err;
+	int			 outfd;		/* stdout, -1 once closed */
+	struct event		*outev;
+	int			 out_paused;
 	struct event		*timer;
 	const struct child_cbs	*cbs;
 	void			*arg;		/* NULL once abandoned */
@@ -49,6 +53,8 @@ struct child {
 	int			 killing;	/* TERM sent, KILL armed */
 	int			 finished;
 };
+
+#define DISCARD_MAX	CHILD_PIPE_SIZE	/* per callback, for an orphan */
 
 static LIST_HEAD(, child)	 children = LIST_HEAD_INITIALIZER(children);
 static struct event_base	*cbase;
@@ -119,12 +125,24 @@ child_close_stdin(struct child *c)
 void
 child_pause_stdout(struct child *c, int pause)
 {
-	if (c->out == NULL)
+	c->out_paused = pause;
+	if (c->outfd < 0)
 		return;
 	if (pause)
-		bufferevent_disable(c->out, EV_READ);
+		event_del(c->outev);
 	else
-		bufferevent_enable(c->out, EV_READ);
+		event_add(c->outev, NULL);
+}
+
+static void
+close_stdout(struct child *c)
+{
+	if (c->outfd < 0)
+		return;
+	event_free(c->outev);
+	c->outev = NULL;
+	close(c->outfd);
+	c->outfd = -1;
 }
 
 static void
@@ -141,7 +159,7 @@ child_finish_check(struct child *c)
 {
 	size_t i;
 
-	if (c->finished || !c->reaped || c->out != NULL || c->err != NULL)
+	if (c->finished || !c->reaped || c->outfd >= 0 || c->err != NULL)
 		return;
 	c->finished = 1;
 	nrunning--;
@@ -165,21 +183,44 @@ child_finish_check(struct child *c)
 		child_free(c);
 }
 
-static void
-child_out_read(struct bufferevent *bev, void *arg)
+/* An orphan's stdout: read and drop, a bounded amount per call. */
+static int
+discard_stdout(int fd)
 {
-	struct child *c = arg;
+	static char	buf[64 * 1024];
+	size_t		total = 0;
+	ssize_t		n;
 
-	/* Past the bufferevent's 4 KiB read: take what the pipe holds. */
-	if (evbuffer_get_length(bufferevent_get_input(bev)) >= 4096)
-		(void)bufio_read_bev(bev, CHILD_PIPE_SIZE);
-	if (c->arg != NULL)
-		c->cbs->out(c, bufferevent_get_input(bev), c->arg);
-	else
-		evbuffer_drain(bufferevent_get_input(bev),
-		    evbuffer_get_length(bufferevent_get_input(bev)));
+	while (total < DISCARD_MAX) {
+		n = read(fd, buf, sizeof(buf));
+		if (n > 0)
+			total += (size_t)n;
+		else if (n == 0)
+			return 0;
+		else if (errno == EINTR)
+			continue;
+		else
+			return errno == EAGAIN ? 1 : 0;
+	}
+	return 1;
 }
-WATCH_BEV_DATA_CB(child_out_read_cb, child_out_read, child_ctx)
+
+static void
+child_out_ready(evutil_socket_t fd, short what, void *arg)
+{
+	struct child	*c = arg;
+	int		 open;
+
+	(void)what;
+	open = c->arg != NULL ? c->cbs->out(c, fd, c->arg) :
+	    discard_stdout(fd);
+	/* The owner may have closed it already (abandon, then finish). */
+	if (!open && c->outfd == fd) {
+		close_stdout(c);
+		child_finish_check(c);
+	}
+}
+WATCH_EVENT_CB(child_out_ready_cb, child_out_ready, child_ctx)
 
 static void
 child_pipe_event(struct bufferevent *bev, short what, void *arg)
@@ -195,14 +236,7 @@ child_pipe_event(struct bufferevent *bev, short what, void *arg)
 			c->cbs->drained(c, c->arg);
 		return;
 	}
-	if (bev == c->out) {
-		/* Whatever is still buffered belongs to the owner. */
-		if (c->arg != NULL &&
-		    evbuffer_get_length(bufferevent_get_input(bev)) > 0)
-			c->cbs->out(c, bufferevent_get_input(bev), c->arg);
-		bufferevent_free(c->out);
-		c->out = NULL;
-	} else if (bev == c->err) {
+	if (bev == c->err) {
 		bufferevent_free(c->err);
 		c->err = NULL;
 	}
@@ -250,14 +284,22 @@ child_timer(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	if (c->reaped) {
+		int avail = 0;
+
+		/*
+		 * Output still in the pipe, or an owner holding it back for a
+		 * slow client, is not a missing EOF: the owner bounds that.
+		 */
+		if (c->outfd >= 0 && c->arg != NULL && (c->out_paused ||
+		    (ioctl(c->outfd, FIONREAD, &avail) == 0 && avail > 0))) {
+			evtimer_add(c->timer, &tv);
+			return;
+		}
 		/*
 		 * The leader is gone but something outside its group still
 		 * holds a pipe open: stop waiting for EOF.
 		 */
-		if (c->out != NULL) {
-			bufferevent_free(c->out);
-			c->out = NULL;
-		}
+		close_stdout(c);
 		if (c->err != NULL) {
 			bufferevent_free(c->err);
 			c->err = NULL;
@@ -297,6 +339,9 @@ child_abandon(struct child *c)
 		return;
 	}
 	close_stdin_now(c);
+	/* Drain what is left; the owner may have paused it. */
+	if (c->outfd >= 0 && c->out_paused)
+		child_pause_stdout(c, 0);
 	if (!c->reaped && !c->killing) {
 		/* Let the timer send TERM now and KILL after the grace. */
 		evtimer_del(c->timer);
@@ -314,10 +359,8 @@ child_free(struct child *c)
 	LIST_REMOVE(c, entry);
 	if (c->timer != NULL)
 		event_free(c->timer);
-	if (c->in != NULL)
-		bufferevent_free(c->in);
-	if (c->out != NULL)
-		bufferevent_free(c->out);
+	close_stdin_now(c);
+	close_stdout(c);
 	if (c->err != NULL)
 		bufferevent_free(c->err);
 	free(c->name);
@@ -325,15 +368,23 @@ child_free(struct child *c)
 	watch_defer_free(c, free);
 }
 
+static int
+pipe_setup(int fd)
+{
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) != 0)
+		return -1;
+	/* Bigger pipes mean fewer wakeups per megabyte streamed. */
+	(void)fcntl(fd, F_SETPIPE_SZ, CHILD_PIPE_SIZE);
+	return 0;
+}
+
 static struct bufferevent *
 pipe_bev(int fd, struct child *c)
 {
 	struct bufferevent *bev;
 
-	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) != 0)
+	if (pipe_setup(fd) != 0)
 		return NULL;
-	/* Bigger pipes mean fewer wakeups per megabyte streamed. */
-	(void)fcntl(fd, F_SETPIPE_SZ, CHILD_PIPE_SIZE);
 	bev = bufferevent_socket_new(cbase, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (bev == NULL)
 		return NULL;
@@ -415,15 +466,19 @@ child_spawn(const struct command_spec *spec, const char *ctx, int timeout_s,
 	c->started_ms = mono_ms();
 	c->cbs = cbs;
 	c->arg = arg;
+	c->outfd = -1;
 	LIST_INSERT_HEAD(&children, c, entry);
 	if (spec->input)
 		close(pin[0]);
 	close(pout[1]);
 	close(perr[1]);
 	if ((spec->input && (c->in = pipe_bev(pin[1], c)) == NULL) ||
-	    (c->out = pipe_bev(pout[0], c)) == NULL ||
+	    pipe_setup(pout[0]) != 0 ||
+	    (c->outev = event_new(cbase, pout[0], EV_READ | EV_PERSIST,
+	    child_out_ready_cb, c)) == NULL ||
 	    (c->err = pipe_bev(perr[0], c)) == NULL)
 		fatalx("cannot set up pipes for pid %d", (int)pid);
+	c->outfd = pout[0];
 	if (c->in != NULL) {
 		bufferevent_setcb(c->in, NULL, child_in_write_cb,
 		    child_pipe_event_cb, c);
@@ -431,9 +486,7 @@ child_spawn(const struct command_spec *spec, const char *ctx, int timeout_s,
 		    CHILD_STDIN_HIGH / 4, 0);
 		bufferevent_enable(c->in, EV_WRITE);
 	}
-	bufferevent_setcb(c->out, child_out_read_cb, NULL,
-	    child_pipe_event_cb, c);
-	bufferevent_enable(c->out, EV_READ);
+	event_add(c->outev, NULL);
 	bufferevent_setcb(c->err, child_err_read_cb, NULL,
 	    child_pipe_event_cb, c);
 	bufferevent_enable(c->err, EV_READ);
@@ -481,7 +534,7 @@ children_reap(void)
 		c->reaped = 1;
 		log_ctx(LOG_DEBUG, c->ctx, "%s (pid %d) exited, status 0x%x",
 		    c->name, (int)c->pid, c->status);
-		if (c->out != NULL || c->err != NULL) {
+		if (c->outfd >= 0 || c->err != NULL) {
 			/* EOF is due at once; bound the wait if it is not. */
 			struct timeval tv = { KILL_GRACE_S, 0 };
 

@@ -1,8 +1,10 @@
 /*
- * Running a configured command: posix_spawn with its stdin, stdout and
- * stderr as bufferevents on the loop, a timeout that signals the process
- * group, and reaping on SIGCHLD.  The owner gets callbacks; a child whose
- * owner went away is killed, reaped and freed on its own.
+ * Running a configured command: posix_spawn with its stdin and stderr as
+ * bufferevents on the loop and its stdout as an event the owner reads
+ * from, a timeout that signals the process group, and reaping on SIGCHLD.
+ * The owner gets callbacks; a child whose owner went away is killed,
+ * reaped and freed on its own.  Output still in the pipe when the child
+ * exits is the owner's to read, at its client's pace.
  */
 #ifndef BROKERD_COMMAND_H
 #define BROKERD_COMMAND_H
@@ -17,8 +19,12 @@
 struct child;
 
 struct child_cbs {
-	/* New stdout bytes are in data; take what you want. */
-	void	(*out)(struct child *, struct evbuffer *data, void *arg);
+	/*
+	 * stdout (fd, nonblocking) is readable or at EOF: read what you
+	 * can take.  Return 0 once it is at EOF or broken (the child closes
+	 * it), 1 otherwise; pause it while you cannot take more.
+	 */
+	int	(*out)(struct child *, int fd, void *arg);
 	/* The stdin buffer fell below its low mark (resume the client). */
 	void	(*drained)(struct child *, void *arg);
 	/* Reaped and both output pipes at EOF: the child is finished. */

@@ -52,6 +52,8 @@ struct session {
 	struct reload_waiter	 reload;	/* RELOAD in flight */
 	enum input		 input;
 	size_t			 inlen;	/* input left after processing */
+	struct evbuffer		*rbuf;	/* child output */
+	int			 idle_s;
 	int			 running;
 	int			 eof;
 	int			 closing;
@@ -229,27 +231,41 @@ reload_finished(int ok, unsigned long generation, const char *errors,
 	session_process(s);
 }
 
-static void
-child_out(struct child *ch, struct evbuffer *data, void *arg)
+/* df's output, kept for parsing up to DF_MAX; the rest is counted. */
+static int
+df_out(struct session *s, int fd)
+{
+	size_t	room = DF_MAX - evbuffer_get_length(s->dfout);
+	ssize_t	n;
+
+	if (room > 0)
+		n = bufio_read(s->dfout, fd, room);
+	else if ((n = bufio_read(s->rbuf, fd, READ_MORE)) > 0) {
+		s->dfdropped += (size_t)n;
+		evbuffer_drain(s->rbuf, (size_t)n);
+	}
+	return n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR));
+}
+
+static int
+child_out(struct child *ch, int fd, void *arg)
 {
 	struct session	*s = arg;
 	struct evbuffer	*out = bufferevent_get_output(s->conn->bev);
-	size_t		 n = evbuffer_get_length(data), room;
+	ssize_t		 n;
 
-	if (s->cmd->output == OUTPUT_DF) {
-		room = DF_MAX - evbuffer_get_length(s->dfout);
-		if (n > room) {
-			s->dfdropped += n - room;
-			evbuffer_remove_buffer(data, s->dfout, room);
-			evbuffer_drain(data, n - room);
-		} else
-			evbuffer_add_buffer(s->dfout, data);
-		return;
-	}
-	session_data(s, data);
+	if (s->cmd->output == OUTPUT_DF)
+		return df_out(s, fd);
+	n = bufio_read(s->rbuf, fd, READ_MORE);
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+		return 0;
+	if (n < 0)
+		return 1;
+	session_data(s, s->rbuf);
 	/* The client is slower than the child: let the pipe fill up. */
 	if (evbuffer_get_length(out) > OUT_HIGH)
 		child_pause_stdout(ch, 1);
+	return 1;
 }
 
 static void
@@ -632,14 +648,18 @@ session_event(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (what & BEV_EVENT_TIMEOUT) {
-		if (s->running) {
+		if (s->running && (what & BEV_EVENT_READING)) {
 			/* Busy on the client's behalf: not idle. */
-			bufferevent_enable(bev, what & BEV_EVENT_READING ?
-			    EV_READ : EV_WRITE);
+			bufferevent_enable(bev, EV_READ);
 			return;
 		}
-		log_ctx(LOG_INFO, s->conn->ctx, "idle for %d s, closing",
-		    srv.cfg->limits.idle_timeout_s);
+		/* A client that takes none of its reply is gone, busy or not. */
+		if (what & BEV_EVENT_WRITING)
+			log_ctx(LOG_INFO, s->conn->ctx, "client read nothing "
+			    "for %d s, closing", s->idle_s);
+		else
+			log_ctx(LOG_INFO, s->conn->ctx, "idle for %d s, "
+			    "closing", s->idle_s);
 		stats.connections_idle_closed++;
 	} else if (what & BEV_EVENT_ERROR)
 		log_ctx(LOG_DEBUG, s->conn->ctx, "%s: %s",
@@ -671,6 +691,7 @@ session_free(struct conn *c)
 		dfnative_cancel(s->dfn);
 	reload_cancel(&s->reload);
 	event_free(s->req_timer);
+	evbuffer_free(s->rbuf);
 	proto_free(&s->parser);
 	if (s->dfout != NULL)
 		evbuffer_free(s->dfout);
@@ -705,6 +726,9 @@ session_start(struct conn *c)
 	proto_init(&s->parser, (size_t)srv.cfg->limits.max_line,
 	    PROTO_MAX_FRAME);
 	s->req_timer = evtimer_new(srv.base, session_req_timeout_cb, s);
+	if ((s->rbuf = evbuffer_new()) == NULL)
+		fatalx("out of memory");
+	s->idle_s = srv.cfg->limits.idle_timeout_s;
 	c->svc = s;
 	c->svc_free = session_free;
 	bufferevent_setcb(c->bev, session_read_cb, session_write_cb,

@@ -3,6 +3,7 @@
 
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <netinet/in.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -34,6 +35,8 @@ static const char conf_text[] =
 "  fail = { argv = [ \"sh\", \"-c\", \"echo oops >&2; exit 3\" ]; };\n"
 "  family = { argv = [ \"sh\", \"-c\", \"sleep 60 & exec sleep 60\" ];\n"
 "    timeout_s = 1; };\n"
+"  late = { argv = [ \"sh\", \"-c\",\n"
+"    \"head -c 1000000 /dev/zero; sleep 1; head -c 400000 /dev/zero\" ]; };\n"
 "};\n";
 
 static struct daemon	d;
@@ -340,6 +343,93 @@ test_upper_stream(void)
 	    maxrss);
 }
 
+/* A client socket with a small receive buffer: the daemon keeps the rest. */
+static int
+connect_small(int port)
+{
+	struct sockaddr_in	sin;
+	int			fd, sz = 16 * 1024;
+
+	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) < 0)
+		bail("socket: %s", strerror(errno));
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((unsigned short)port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0)
+		bail("connect: %s", strerror(errno));
+	return fd;
+}
+
+/*
+ * A late reader loses nothing.  Over the control socket (a unix socket:
+ * no buffer autotuning), "late" writes 1 MB, which fills the socket and
+ * the daemon's buffer so the daemon stops reading the command's output,
+ * then 400 kB more into its pipe, and exits.  The client, reading only
+ * 3.5 s later (past the daemon's 2 s wait for EOF after a command exits),
+ * still gets every byte, then OK.
+ */
+static void
+test_late_reader(void)
+{
+	const size_t	 len = 1400000;
+	struct reply	 r;
+	size_t		 i, bad = 0;
+	int		 fd, gone;
+
+	if ((fd = unix_connect(d.control)) < 0)
+		bail("control socket: %s", strerror(errno));
+	send_all(fd, "RUN late\nEND\n", 13);
+	gone = wait_children(d.pid, 0, 10000);
+	ok(gone, "the command exits while the client has read nothing");
+	usleep(3500 * 1000);
+	read_reply(fd, &r, 20000);
+	for (i = 0; i < r.len; i++)
+		if (r.data[i] != '\0')
+			bad++;
+	ok(gone && r.code == 0 && r.len == len && bad == 0, "a client "
+	    "reading 3.5 s after the command exited gets all %zu bytes "
+	    "(got %zu) and OK (%d %s)", len, r.len, r.code, r.text);
+	reply_free(&r);
+	close(fd);
+}
+
+/*
+ * A client that takes none of a command's output is closed after
+ * idle_timeout_s although the command still runs, and the command is
+ * stopped (it would otherwise hold a child until command_timeout_s).
+ */
+static void
+test_never_reads(void)
+{
+	static const char conf[] =
+	    "listen = ( { service = \"broker\"; address = \"127.0.0.1\";"
+	    " port = 0; } );\nlimits = { idle_timeout_s = 1; };\n"
+	    "commands = { spew = { argv = [ \"head\", \"-c\", "
+	    "\"100000000\", \"/dev/zero\" ]; timeout_s = 60; }; };\n";
+	struct daemon	d2 = { 0 };
+	long long	t0;
+	int		fd, idle, found;
+
+	if (d_start(&d2, conf, NULL) != 0)
+		bail("daemon (idle 1 s) did not start");
+	idle = proc_nfds(d2.pid);
+	fd = connect_small(d2.broker_port);
+	t0 = now_ms();
+	send_all(fd, "RUN spew\nEND\n", 13);
+	found = d_log_wait(&d2, "client read nothing for 1 s, closing", 1,
+	    10000);
+	ok(found && now_ms() - t0 < 8000, "a client reading none of the "
+	    "output is closed after idle_timeout_s while its command runs "
+	    "(%lld ms)", now_ms() - t0);
+	ok(wait_children(d2.pid, 0, 5000), "its command is stopped");
+	ok(wait_fds(d2.pid, idle, 5000), "daemon fds back to %d", idle);
+	close(fd);
+	is_int(d_stop(&d2, SIGTERM, 5000), 0, "daemon (idle 1 s) exits 0");
+	d_cleanup(&d2);
+}
+
 static void
 test_failures(void)
 {
@@ -563,9 +653,11 @@ main(void)
 	test_df();
 	test_upper();
 	test_upper_stream();
+	test_late_reader();
 	test_failures();
 	test_bad_input();
 	test_max_children();
+	test_never_reads();
 	test_brokerctl();
 	ok(wait_children(d.pid, 0, 5000), "no children left");
 	ok(wait_fds(d.pid, idle_fds, 5000), "fd count back to idle");
