@@ -511,7 +511,7 @@ brokerd_main(int argc, char *argv[])
 {
 	struct config_errors	 errs = { NULL, 0 };
 	const char		*file = SYSCONFDIR "/brokerd/brokerd.conf";
-	const char		*delay;
+	const char		*delay, *env;
 	int			 ch, test = 0, debug = 0, foreground = 0;
 	size_t			 i;
 
@@ -568,6 +568,16 @@ brokerd_main(int argc, char *argv[])
 	/* For benchmarks: the cost of timing every callback. */
 	if (getenv("BROKERD_NO_WATCH") != NULL)
 		watch_enabled = 0;
+	/* Forces splice mode on or off (tests, benchmarks, tuning). */
+	if ((env = getenv("BROKERD_SPLICE")) != NULL) {
+		if (strcmp(env, "on") == 0)
+			session_splice = 1;
+		else if (strcmp(env, "off") == 0)
+			session_splice = 0;
+		else if (strcmp(env, "auto") != 0)
+			log_warnx("BROKERD_SPLICE=%s: expected on, off or auto; "
+			    "using auto", env);
+	}
 
 	/* Both must come before any other libevent call. */
 	if (srv.debug)

@@ -36,6 +36,7 @@ struct child {
 	char			 ctx[128];
 	long long		 started_ms;
 	struct bufferevent	*in, *err;
+	struct event		*inwait;	/* stdin writable, for the owner */
 	int			 outfd;		/* stdout, -1 once closed */
 	struct event		*outev;
 	int			 out_paused;
@@ -104,13 +105,54 @@ child_stdin(struct child *c)
 	return c->in != NULL ? bufferevent_get_output(c->in) : NULL;
 }
 
+int
+child_stdin_fd(struct child *c)
+{
+	return c->in != NULL ? bufferevent_getfd(c->in) : -1;
+}
+
 static void
 close_stdin_now(struct child *c)
 {
+	if (c->inwait != NULL) {
+		event_free(c->inwait);
+		c->inwait = NULL;
+	}
 	if (c->in != NULL) {
 		bufferevent_free(c->in);	/* closes the fd: EOF for it */
 		c->in = NULL;
 	}
+}
+
+void
+child_stdin_broken(struct child *c)
+{
+	close_stdin_now(c);
+}
+
+size_t
+child_stdin_flush(struct child *c)
+{
+	struct evbuffer	*buf;
+	int		 n, e;
+
+	if (c->in == NULL)
+		return 0;
+	buf = bufferevent_get_output(c->in);
+	if (evbuffer_get_length(buf) == 0)
+		return 0;
+	/* libevent keeps the output frozen at its start outside its writes. */
+	evbuffer_unfreeze(buf, 1);
+	n = evbuffer_write(buf, bufferevent_getfd(c->in));
+	e = errno;
+	evbuffer_freeze(buf, 1);
+	errno = e;
+	if (n < 0 && errno != EAGAIN && errno != EINTR) {
+		log_ctx(LOG_DEBUG, c->ctx, "stdin: %s", strerror(errno));
+		close_stdin_now(c);
+		return 0;
+	}
+	return evbuffer_get_length(buf);
 }
 
 void
@@ -274,6 +316,30 @@ child_in_write(struct bufferevent *bev, void *arg)
 		c->cbs->drained(c, c->arg);
 }
 WATCH_BEV_DATA_CB(child_in_write_cb, child_in_write, child_ctx)
+
+static void
+child_in_ready(evutil_socket_t fd, short what, void *arg)
+{
+	struct child *c = arg;
+
+	(void)fd;
+	(void)what;
+	if (c->arg != NULL)
+		c->cbs->drained(c, c->arg);
+}
+WATCH_EVENT_CB(child_in_ready_cb, child_in_ready, child_ctx)
+
+void
+child_stdin_wait(struct child *c)
+{
+	if (c->in == NULL)
+		return;
+	if (c->inwait == NULL)
+		c->inwait = event_new(cbase, bufferevent_getfd(c->in),
+		    EV_WRITE, child_in_ready_cb, c);
+	if (c->inwait != NULL)
+		event_add(c->inwait, NULL);
+}
 
 static void
 child_timer(evutil_socket_t fd, short what, void *arg)

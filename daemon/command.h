@@ -25,7 +25,10 @@ struct child_cbs {
 	 * it), 1 otherwise; pause it while you cannot take more.
 	 */
 	int	(*out)(struct child *, int fd, void *arg);
-	/* The stdin buffer fell below its low mark (resume the client). */
+	/*
+	 * The stdin buffer fell below its low mark, or stdin became
+	 * writable after child_stdin_wait(): resume the client.
+	 */
 	void	(*drained)(struct child *, void *arg);
 	/* Reaped and both output pipes at EOF: the child is finished. */
 	void	(*done)(struct child *, void *arg);
@@ -40,6 +43,14 @@ struct child *child_spawn(const struct command_spec *, const char *ctx,
 	    size_t errlen);
 /* Where input for the child goes; NULL once stdin is closed or broken. */
 struct evbuffer *child_stdin(struct child *);
+/* stdin's pipe, for splicing when child_stdin() is empty; -1 if closed. */
+int	 child_stdin_fd(struct child *);
+/* Writes what child_stdin() holds now; returns what is still held. */
+size_t	 child_stdin_flush(struct child *);
+/* Call drained once stdin's pipe has room (after a splice hit EAGAIN). */
+void	 child_stdin_wait(struct child *);
+/* The owner's write to stdin failed (EPIPE): close it, drop input. */
+void	 child_stdin_broken(struct child *);
 /* No more input: close stdin once what is buffered has been written. */
 void	 child_close_stdin(struct child *);
 void	 child_pause_stdout(struct child *, int pause);

@@ -64,5 +64,7 @@ void		 conn_close_all(void);
 /* Services. */
 void		 echo_start(struct conn *);
 void		 session_start(struct conn *);
+/* 0: stream command data by copying instead of splice(2) (tests). */
+extern int	 session_splice;
 
 #endif

@@ -5,10 +5,13 @@
  */
 #include "autoconf.h"
 
+#include <sys/socket.h>
 #include <sys/wait.h>
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,8 +39,15 @@
 #define SLEEP_MAX_MS	10000
 #define READ_MORE	(256 * 1024)	/* per read callback, beyond 4 KiB */
 #define LIBEVENT_READ	4096		/* a full read of libevent's: more? */
+#define STAGE_SIZE	(1024 * 1024)	/* staging pipe for spliced input */
+#define STAGE_BATCH	(256 * 1024)	/* passed on to the child at once */
 
 enum input { INPUT_NONE, INPUT_FORWARD, INPUT_DISCARD };
+
+/* What session_splice_in() did. */
+enum { SPLICE_NO, SPLICE_WAIT, SPLICE_AGAIN, SPLICE_GONE };
+
+int	session_splice = -1;		/* -1: decide per request */
 
 struct session {
 	struct conn		*conn;
@@ -52,7 +62,14 @@ struct session {
 	struct reload_waiter	 reload;	/* RELOAD in flight */
 	enum input		 input;
 	size_t			 inlen;	/* input left after processing */
+	/* Splice mode (see splice_wanted()) for the running command. */
+	int			 splice;
+	struct event		*rev;	/* socket readable: input splice */
+	int			 stage[2];	/* staging pipe for input */
+	size_t			 staged;	/* bytes in it */
+	int			 stage_end;	/* END came: close stdin after */
 	struct evbuffer		*rbuf;	/* child output */
+	struct evbuffer		*fbuf;	/* framed, on its way to the socket */
 	int			 idle_s;
 	int			 running;
 	int			 eof;
@@ -60,6 +77,7 @@ struct session {
 };
 
 static void	session_process(struct session *);
+static void	stage_close(struct session *);
 
 static const char *
 session_ctx(void *arg)
@@ -92,9 +110,8 @@ session_final(struct session *s, int code, const char *fmt, ...)
 
 /* Frames the whole of buf as DATA (at most PROTO_MAX_FRAME each). */
 static void
-session_data(struct session *s, struct evbuffer *buf)
+session_data_to(struct session *s, struct evbuffer *buf, struct evbuffer *out)
 {
-	struct evbuffer	*out = bufferevent_get_output(s->conn->bev);
 	char		 hdr[PROTO_DATA_HDR_MAX];
 	size_t		 n;
 
@@ -105,6 +122,12 @@ session_data(struct session *s, struct evbuffer *buf)
 		evbuffer_remove_buffer(buf, out, n);
 		s->conn->bytes_out += n;
 	}
+}
+
+static void
+session_data(struct session *s, struct evbuffer *buf)
+{
+	session_data_to(s, buf, bufferevent_get_output(s->conn->bev));
 }
 
 /* A framing error: answer, then close once the answer is out. */
@@ -121,6 +144,8 @@ session_fail(struct session *s, int code, const char *fmt, ...)
 		child_abandon(s->child);
 		s->child = NULL;
 	}
+	stage_close(s);
+	event_del(s->rev);
 	session_final(s, code, "%s", text);
 	s->closing = 1;
 	s->input = INPUT_NONE;
@@ -261,7 +286,18 @@ child_out(struct child *ch, int fd, void *arg)
 		return 0;
 	if (n < 0)
 		return 1;
-	session_data(s, s->rbuf);
+	if (s->splice && evbuffer_get_length(out) == 0) {
+		/*
+		 * Nothing queued: write the frame now and hand only what the
+		 * socket did not take to the bufferevent, so a stream that
+		 * keeps up costs no write event per chunk.  An error is left
+		 * for the bufferevent to find.
+		 */
+		session_data_to(s, s->rbuf, s->fbuf);
+		(void)evbuffer_write(s->fbuf, s->conn->fd);
+		evbuffer_add_buffer(out, s->fbuf);
+	} else
+		session_data(s, s->rbuf);
 	/* The client is slower than the child: let the pipe fill up. */
 	if (evbuffer_get_length(out) > OUT_HIGH)
 		child_pause_stdout(ch, 1);
@@ -309,6 +345,7 @@ child_done(struct child *ch, void *arg)
 	}
 	child_free(ch);
 	s->child = NULL;
+	stage_close(s);
 	s->running = 0;
 	s->cmd = NULL;
 	config_unref(s->cfg);
@@ -325,6 +362,25 @@ child_done(struct child *ch, void *arg)
 static const struct child_cbs session_child_cbs = {
 	child_out, child_drained, child_done
 };
+
+/*
+ * Whether a command's input goes from the socket to its stdin by splice(2)
+ * rather than through our buffers.  Splicing saves the daemon two copies
+ * per byte, but hands the child pages to free and holds its stdin pipe's
+ * lock for whole socket reads: when the child runs on another CPU it pays
+ * more than the daemon saves (tests/bench/RESULTS.md).  So: splice when
+ * the daemon may use only one CPU, which its children then share.
+ */
+static int
+splice_wanted(void)
+{
+	cpu_set_t set;
+
+	if (session_splice >= 0)
+		return session_splice;
+	return sched_getaffinity(0, sizeof(set), &set) == 0 &&
+	    CPU_COUNT(&set) == 1;
+}
 
 static void
 start_command(struct session *s, const struct command_spec *cmd)
@@ -346,6 +402,7 @@ start_command(struct session *s, const struct command_spec *cmd)
 	s->running = 1;
 	s->cfg = config_ref(srv.cfg);
 	s->cmd = cmd;
+	s->splice = splice_wanted();
 	if (cmd->output == OUTPUT_DF)
 		s->dfout = evbuffer_new();
 	s->dfdropped = 0;
@@ -483,8 +540,13 @@ session_input_line(struct session *s, const char *line)
 		session_fail(s, 400, "expected DATA or END");
 		return;
 	}
-	if (s->input == INPUT_FORWARD && s->child != NULL)
-		child_close_stdin(s->child);
+	/* Staged input is passed on first; stage_drain() closes then. */
+	if (s->input == INPUT_FORWARD && s->child != NULL) {
+		if (s->staged > 0)
+			s->stage_end = 1;
+		else
+			child_close_stdin(s->child);
+	}
 	s->input = INPUT_NONE;
 }
 
@@ -506,6 +568,238 @@ session_can_consume(struct session *s)
 	return !s->running && evbuffer_get_length(out) <= OUT_HIGH;
 }
 
+/*
+ * Between input frames: moves the next line (a DATA header, END) from the
+ * socket into the input buffer, and not one byte more, so the payload
+ * after it can be spliced.  A line that is not all there yet, or is
+ * longer than a header, is left to the bufferevent (SPLICE_NO).
+ */
+static int
+read_line_exact(struct session *s)
+{
+	struct evbuffer	*in = bufferevent_get_input(s->conn->bev);
+	char		 buf[PROTO_DATA_HDR_MAX], *nl;
+	ssize_t		 n;
+	size_t		 len;
+	int		 flags = MSG_PEEK | MSG_DONTWAIT;
+
+	for (;;) {
+		n = recv(s->conn->fd, buf, sizeof(buf), flags);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return SPLICE_WAIT;
+		if (n < 0) {
+			log_ctx(LOG_DEBUG, s->conn->ctx, "read: %s",
+			    strerror(errno));
+			conn_close(s->conn);
+			return SPLICE_GONE;
+		}
+		if (n == 0) {
+			s->eof = 1;
+			return SPLICE_AGAIN;
+		}
+		if (!(flags & MSG_PEEK))
+			break;
+		if ((nl = memchr(buf, '\n', (size_t)n)) == NULL)
+			return SPLICE_NO;
+		len = (size_t)(nl - buf) + 1;
+		/* Take exactly the line: it is there, and ours alone. */
+		flags = MSG_DONTWAIT;
+		n = recv(s->conn->fd, buf, len, flags);
+		if (n == (ssize_t)len)
+			break;
+		if (n > 0) {	/* cannot happen; keep the bytes anyway */
+			len = (size_t)n;
+			break;
+		}
+	}
+	/* libevent keeps its input frozen at the end. */
+	evbuffer_unfreeze(in, 0);
+	evbuffer_add(in, buf, (size_t)n);
+	evbuffer_freeze(in, 0);
+	s->conn->bytes_in += (unsigned long long)n;
+	return SPLICE_AGAIN;
+}
+
+/* Input staged for the child and its pipe, dropped. */
+static void
+stage_close(struct session *s)
+{
+	if (s->stage[0] >= 0) {
+		close(s->stage[0]);
+		close(s->stage[1]);
+		s->stage[0] = s->stage[1] = -1;
+	}
+	s->staged = 0;
+	s->stage_end = 0;
+}
+
+/*
+ * Moves the staged input into the child's stdin pipe: 0 once all of it
+ * is there, else -1 with errno (EAGAIN: stdin is full; EPIPE: closed).
+ */
+static int
+stage_flush(struct session *s, int ifd)
+{
+	ssize_t n;
+
+	while (s->staged > 0) {
+		n = splice(s->stage[0], NULL, ifd, NULL, s->staged,
+		    SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EPIPE;	/* the bytes were there */
+			return -1;
+		}
+		s->staged -= (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * Staged input goes to the child before anything else does: before its
+ * stdin is closed at END, and before the bufferevent reads again.
+ */
+static void
+stage_drain(struct session *s)
+{
+	int ifd = s->child != NULL ? child_stdin_fd(s->child) : -1;
+
+	if (ifd < 0) {
+		stage_close(s);
+		s->stage_end = 0;
+		return;
+	}
+	if (s->staged > 0 && stage_flush(s, ifd) != 0) {
+		if (errno == EAGAIN) {
+			child_stdin_wait(s->child);
+			return;
+		}
+		/* The child closed its stdin: drop the rest. */
+		child_stdin_broken(s->child);
+		stage_close(s);
+		s->stage_end = 0;
+		return;
+	}
+	if (s->stage_end) {
+		s->stage_end = 0;
+		child_close_stdin(s->child);
+	}
+}
+
+/*
+ * Input for a child, with nothing buffered: the socket is read here, not
+ * by the bufferevent.  Lines and headers come in one at a time, and each
+ * frame's payload goes from the socket into the child's stdin by
+ * splice(2), never through our memory.  It goes by way of a staging pipe
+ * of our own: splicing from a socket holds the destination pipe's lock
+ * for the whole socket read, which the child, reading that pipe, would
+ * wait on; moving buffers from pipe to pipe is quick.  The staging pipe
+ * is passed on in batches of STAGE_BATCH, or whenever the socket runs
+ * dry, so the child wakes up for a good amount of input each time.
+ */
+static int
+session_splice_in(struct session *s)
+{
+	struct bufferevent	*bev = s->conn->bev;
+	size_t			 left;
+	ssize_t			 n;
+	int			 sfd = s->conn->fd, ifd, r;
+
+	if (!s->splice || s->input != INPUT_FORWARD || s->child == NULL ||
+	    s->closing)
+		return SPLICE_NO;
+	if ((ifd = child_stdin_fd(s->child)) < 0) {
+		stage_close(s);		/* it broke: the rest is dropped */
+		return SPLICE_NO;
+	}
+	if (s->eof || evbuffer_get_length(bufferevent_get_input(bev)) > 0) {
+		/* Input by the bufferevent is next: what is staged first. */
+		if (stage_flush(s, ifd) != 0)
+			goto stdin_blocked;
+		return SPLICE_NO;
+	}
+	bufferevent_disable(bev, EV_READ);
+	for (;;) {
+		if ((left = proto_frame_left(&s->parser)) == 0) {
+			r = read_line_exact(s);
+			if (r == SPLICE_AGAIN || r == SPLICE_GONE)
+				return r;
+			/* The socket is dry or the line incomplete. */
+			if (stage_flush(s, ifd) != 0)
+				goto stdin_blocked;
+			if (r == SPLICE_WAIT)
+				event_add(s->rev, NULL);
+			return r;
+		}
+		/* What the bufferevent read with the header goes first. */
+		if (child_stdin_flush(s->child) > 0) {
+			event_del(s->rev);
+			child_stdin_wait(s->child);
+			return SPLICE_WAIT;
+		}
+		if (child_stdin_fd(s->child) < 0)
+			return SPLICE_AGAIN;
+		if (s->stage[0] < 0) {
+			if (pipe2(s->stage, O_NONBLOCK | O_CLOEXEC) != 0) {
+				log_ctx(LOG_WARNING, s->conn->ctx, "pipe: %s; "
+				    "copying input instead", strerror(errno));
+				s->stage[0] = s->stage[1] = -1;
+				s->splice = 0;
+				return SPLICE_NO;
+			}
+			(void)fcntl(s->stage[1], F_SETPIPE_SZ, STAGE_SIZE);
+		}
+		n = splice(sfd, NULL, s->stage[1], NULL, left,
+		    SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+		if (n > 0) {
+			proto_skip(&s->parser, (size_t)n);
+			s->conn->bytes_in += (unsigned long long)n;
+			stats.bytes_spliced += (unsigned long long)n;
+			s->staged += (size_t)n;
+			if (s->staged >= STAGE_BATCH &&
+			    stage_flush(s, ifd) != 0)
+				goto stdin_blocked;
+			continue;
+		}
+		if (n == 0) {
+			s->eof = 1;		/* mid-frame: answered later */
+			return SPLICE_AGAIN;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN) {
+			log_ctx(LOG_DEBUG, s->conn->ctx, "read: %s",
+			    strerror(errno));
+			conn_close(s->conn);
+			return SPLICE_GONE;
+		}
+		/* The staging pipe is full, or the socket dry: tell apart. */
+		if (s->staged > 0) {
+			if (stage_flush(s, ifd) != 0)
+				goto stdin_blocked;
+			continue;
+		}
+		event_add(s->rev, NULL);
+		return SPLICE_WAIT;
+	}
+
+stdin_blocked:
+	if (errno == EAGAIN) {
+		event_del(s->rev);
+		bufferevent_disable(bev, EV_READ);
+		child_stdin_wait(s->child);
+		return SPLICE_WAIT;
+	}
+	/* The child closed its stdin: drop the rest. */
+	child_stdin_broken(s->child);
+	stage_close(s);
+	return SPLICE_AGAIN;
+}
+
 static void
 session_process_input(struct session *s)
 {
@@ -515,6 +809,9 @@ session_process_input(struct session *s)
 	struct proto_event	 ev;
 	size_t			 n;
 
+again:
+	if (s->staged > 0 || s->stage_end)
+		stage_drain(s);
 	while (evbuffer_get_length(in) > 0 && session_can_consume(s)) {
 		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
 			break;
@@ -553,6 +850,18 @@ session_process_input(struct session *s)
 	}
 	if (s->closing)
 		return;
+	switch (session_splice_in(s)) {
+	case SPLICE_GONE:
+		return;
+	case SPLICE_WAIT:
+		evtimer_del(s->req_timer);
+		return;
+	case SPLICE_AGAIN:
+		goto again;
+	default:
+		break;
+	}
+	event_del(s->rev);
 
 	/* A request line that started must end within request_timeout_s. */
 	if (s->input == INPUT_NONE && !s->running && s->parser.linelen > 0) {
@@ -610,9 +919,11 @@ session_read(struct bufferevent *bev, void *arg)
 	/*
 	 * Past the bufferevent's 4 KiB read, while we can use it: EOF and
 	 * errors are left for the bufferevent to find on its next read.
+	 * Input for a child is spliced instead, frame by frame.
 	 */
 	if (evbuffer_get_length(in) - s->inlen >= LIBEVENT_READ &&
-	    session_can_consume(s) && evbuffer_get_length(in) < IN_MAX)
+	    session_can_consume(s) && evbuffer_get_length(in) < IN_MAX &&
+	    !(s->splice && s->input == INPUT_FORWARD))
 		(void)bufio_read_bev(bev, READ_MORE);
 	/* Only what arrived since the last time counts. */
 	s->conn->bytes_in += evbuffer_get_length(in) - s->inlen;
@@ -670,6 +981,15 @@ session_event(struct bufferevent *bev, short what, void *arg)
 WATCH_BEV_EVENT_CB(session_event_cb, session_event, session_ctx)
 
 static void
+session_rev(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	session_process(arg);
+}
+WATCH_EVENT_CB(session_rev_cb, session_rev, session_ctx)
+
+static void
 session_req_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	struct session *s = arg;
@@ -691,7 +1011,10 @@ session_free(struct conn *c)
 		dfnative_cancel(s->dfn);
 	reload_cancel(&s->reload);
 	event_free(s->req_timer);
+	event_free(s->rev);
+	stage_close(s);
 	evbuffer_free(s->rbuf);
+	evbuffer_free(s->fbuf);
 	proto_free(&s->parser);
 	if (s->dfout != NULL)
 		evbuffer_free(s->dfout);
@@ -726,7 +1049,12 @@ session_start(struct conn *c)
 	proto_init(&s->parser, (size_t)srv.cfg->limits.max_line,
 	    PROTO_MAX_FRAME);
 	s->req_timer = evtimer_new(srv.base, session_req_timeout_cb, s);
-	if ((s->rbuf = evbuffer_new()) == NULL)
+	s->rev = event_new(srv.base, c->fd, EV_READ | EV_PERSIST,
+	    session_rev_cb, s);
+	s->stage[0] = s->stage[1] = -1;
+	s->rbuf = evbuffer_new();
+	s->fbuf = evbuffer_new();
+	if (s->rev == NULL || s->rbuf == NULL || s->fbuf == NULL)
 		fatalx("out of memory");
 	s->idle_s = srv.cfg->limits.idle_timeout_s;
 	c->svc = s;

@@ -11,6 +11,7 @@
 	X(accept_errors)						\
 	X(bytes_in)							\
 	X(bytes_out)							\
+	X(bytes_spliced)						\
 	X(requests)							\
 	X(children_spawned)						\
 	X(children_failed)						\

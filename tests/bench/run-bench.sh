@@ -15,7 +15,9 @@
 #   -a  where the echo scenarios run: split (default) pins the servers to
 #       CPU 1 and the load generator to CPU 0; same puts both on CPU 1
 #       (no cross-CPU wakeups: each message's whole cost, serialized);
-#       none leaves it to the scheduler.  DF, UPPER and idle never pin.
+#       none leaves it to the scheduler.  DF and idle never pin; UPPER
+#       runs unpinned, then again with the pump and the daemon (so its
+#       tr) on CPU 1 and the client on CPU 0, whatever -a says.
 #   -q  quick: one repetition, 1 s windows, 256 MiB UPPER
 #   -k  keep the work directory (logs, raw results) and print its path
 # "make bench" runs it with BUILD set; BENCH_FLAGS passes options.
@@ -89,6 +91,9 @@ if [ "$placement" != none ] && { [ "$(nproc)" -lt 2 ] ||
 	echo "run-bench: cannot pin to CPUs 0 and 1; placement none" >&2
 	placement=none
 fi
+# UPPER's one-CPU rows need CPUs 0 and 1, whatever the placement.
+can_pin=0
+[ "$(nproc)" -ge 2 ] && taskset -c 1 true 2>/dev/null && can_pin=1
 case $placement in
 split) cli_pin="taskset -c 0" ;;
 same) cli_pin="taskset -c 1" ;;
@@ -216,6 +221,19 @@ run() {
 
 LG=$BENCH/loadgen
 BC=$BENCH/broker_client
+
+# upper_run SCENARIO LABEL ENV PIN: one stream through a fresh daemon (its
+# VmHWM is that stream's) started with ENV; PIN puts it on CPU 1 and the
+# client on CPU 0.
+upper_run() {
+	BD_ENV=$3 start_brokerd "upper$rep-$2${4:+-pinned}"
+	BD_ENV=
+	[ -z "$4" ] || taskset -a -pc 1 "$bd_pid" >/dev/null
+	# shellcheck disable=SC2086
+	run "$1" "$2" ${4:+taskset -c 0} "$BC" -m upper -n "$upper_bytes" \
+	    -p "$bd_broker" -P "$bd_pid"
+	stop "$bd_pid"
+}
 # $cli_pin and the scenario lists below are split into words on purpose.
 # shellcheck disable=SC2086
 lg_echo() {
@@ -289,12 +307,21 @@ while [ $rep -le "$reps" ]; do
 	    -p "$bd_broker" -P "$bd_pid"
 	pin "$bd_pid"
 
-	# A fresh daemon, so its VmHWM is this stream's.
+	# UPPER as a service runs it: nothing pinned.  brokerd copies the
+	# input there; the splice row forces the other way (BROKERD_SPLICE).
 	run "UPPER $upper_bytes" pump "$BENCH/pump" -n "$upper_bytes"
-	start_brokerd "upper$rep"
-	run "UPPER $upper_bytes" brokerd "$BC" -m upper -n "$upper_bytes" \
-	    -p "$bd_broker" -P "$bd_pid"
-	stop "$bd_pid"
+	upper_run "UPPER $upper_bytes" brokerd "" ""
+	upper_run "UPPER $upper_bytes" splice BROKERD_SPLICE=on ""
+	# Confined to one CPU (CPUAffinity=, a one-CPU machine): the pump
+	# and its tr on CPU 1, the daemon and its tr on CPU 1 with the
+	# client on CPU 0.  brokerd splices the input there; the copy row
+	# forces the other way.
+	if [ "$can_pin" = 1 ]; then
+		run "UPPER $upper_bytes, 1 CPU" pump taskset -c 1 \
+		    "$BENCH/pump" -n "$upper_bytes"
+		upper_run "UPPER $upper_bytes, 1 CPU" brokerd "" 1
+		upper_run "UPPER $upper_bytes, 1 CPU" copy BROKERD_SPLICE=off 1
+	fi
 	bd_pid=$main_pid bd_echo=$main_echo bd_broker=$main_broker
 	rep=$((rep + 1))
 done
@@ -480,6 +507,10 @@ END {
 }' "$results"
 echo
 echo "x ceil: ratio to epoll_echo (echo rows), spawn_df (DF), pump (UPPER)."
+echo "UPPER: brokerd chooses how input reaches tr (copying, or splice(2)"
+echo "  when it may run on one CPU only); splice and copy force the other"
+echo "  way with BROKERD_SPLICE.  1 CPU: pump and tr on CPU 1; brokerd and"
+echo "  tr on CPU 1, the client on CPU 0."
 echo "nowatch: brokerd with BROKERD_NO_WATCH=1 (callbacks not timed): the"
 echo "  cost of the slow-callback wrapper is the brokerd row against it."
 echo "srv us/op: server utime+stime (/proc/PID/stat) over the window per"

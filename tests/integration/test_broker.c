@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -395,6 +396,86 @@ test_late_reader(void)
 	close(fd);
 }
 
+/* STATS bytes_spliced on the main daemon. */
+static long long
+spliced_bytes(int port)
+{
+	struct reply	r;
+	long long	v = -1;
+	int		fd = tcp_connect(port);
+
+	if (request(fd, "STATS", &r) == 0)
+		v = stat_value(r.data, "bytes_spliced");
+	reply_free(&r);
+	close(fd);
+	return v;
+}
+
+/* UPPER of 256 KiB on a fresh connection; 1 when the reply is exact. */
+static int
+upper_256k(int port)
+{
+	static char	in[256 * 1024], want[sizeof(in)];
+	struct reply	r;
+	size_t		i;
+	int		fd = tcp_connect(port), good;
+
+	for (i = 0; i < sizeof(in); i++) {
+		in[i] = (char)(i * 7);
+		want[i] = upcase(in[i]);
+	}
+	run_input(fd, "UPPER", in, sizeof(in), &r);
+	good = r.code == 0 && r.len == sizeof(in) &&
+	    memcmp(r.data, want, sizeof(in)) == 0;
+	reply_free(&r);
+	close(fd);
+	return good;
+}
+
+/*
+ * Without BROKERD_SPLICE, input is spliced only while the daemon may run
+ * on one CPU: pin it to one and back, and watch bytes_spliced.
+ */
+static void
+test_splice_auto(void)
+{
+	struct daemon	d2 = { 0 };
+	cpu_set_t	all, one;
+	long long	v0, v1, v2;
+	int		cpu;
+
+	unsetenv("BROKERD_SPLICE");
+	if (d_start(&d2, conf_text, NULL) != 0)
+		bail("daemon (splice auto) did not start");
+	if (sched_getaffinity(d2.pid, sizeof(all), &all) != 0)
+		bail("sched_getaffinity: %s", strerror(errno));
+	v0 = spliced_bytes(d2.broker_port);
+	ok(upper_256k(d2.broker_port), "auto: UPPER exact with %d CPUs",
+	    CPU_COUNT(&all));
+	v1 = spliced_bytes(d2.broker_port);
+	if (CPU_COUNT(&all) > 1)
+		ok(v0 == 0 && v1 == 0, "auto with %d CPUs: input copied "
+		    "(bytes_spliced %lld)", CPU_COUNT(&all), v1);
+	else
+		ok(v1 - v0 >= 64 * 1024, "auto with 1 CPU: input spliced "
+		    "(bytes_spliced %lld)", v1);
+	for (cpu = 0; !CPU_ISSET(cpu, &all); cpu++)
+		;
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	/* The loop thread is the main thread: its tid is the pid. */
+	if (sched_setaffinity(d2.pid, sizeof(one), &one) != 0)
+		bail("sched_setaffinity: %s", strerror(errno));
+	ok(upper_256k(d2.broker_port), "auto, pinned to CPU %d: UPPER exact",
+	    cpu);
+	v2 = spliced_bytes(d2.broker_port);
+	ok(v2 - v1 >= 64 * 1024, "auto, pinned to one CPU: input spliced "
+	    "(bytes_spliced %lld -> %lld)", v1, v2);
+	(void)sched_setaffinity(d2.pid, sizeof(all), &all);
+	is_int(d_stop(&d2, SIGTERM, 5000), 0, "daemon (splice auto) exits 0");
+	d_cleanup(&d2);
+}
+
 /*
  * A client that takes none of a command's output is closed after
  * idle_timeout_s although the command still runs, and the command is
@@ -645,24 +726,40 @@ test_brokerctl(void)
 int
 main(void)
 {
+	static const char	*modes[] = { "on", "off" };
+	long long		 spliced;
+	int			 m;
+
 	signal(SIGPIPE, SIG_IGN);
-	if (d_start(&d, conf_text, NULL) != 0)
-		bail("daemon did not start");
-	idle_fds = proc_nfds(d.pid);
-	test_simple();
-	test_df();
-	test_upper();
-	test_upper_stream();
-	test_late_reader();
-	test_failures();
-	test_bad_input();
+	/* Both ways of moving input, whatever this machine would choose. */
+	for (m = 0; m < 2; m++) {
+		diag("BROKERD_SPLICE=%s", modes[m]);
+		setenv("BROKERD_SPLICE", modes[m], 1);
+		memset(&d, 0, sizeof(d));
+		if (d_start(&d, conf_text, NULL) != 0)
+			bail("daemon did not start");
+		idle_fds = proc_nfds(d.pid);
+		test_simple();
+		test_df();
+		test_upper();
+		test_upper_stream();
+		test_late_reader();
+		test_failures();
+		test_bad_input();
+		test_brokerctl();
+		spliced = spliced_bytes(d.broker_port);
+		ok(m == 0 ? spliced > 200 * 1024 * 1024 : spliced == 0,
+		    "BROKERD_SPLICE=%s: bytes_spliced %lld", modes[m],
+		    spliced);
+		ok(wait_children(d.pid, 0, 5000), "no children left");
+		ok(wait_fds(d.pid, idle_fds, 5000), "fd count back to idle");
+		is_int(d_stop(&d, SIGTERM, 10000), 0, "SIGTERM: exit 0");
+		ok(d_log_count(&d, "exited cleanly") == 1,
+		    "clean exit logged");
+		d_cleanup(&d);
+	}
+	test_splice_auto();
 	test_max_children();
 	test_never_reads();
-	test_brokerctl();
-	ok(wait_children(d.pid, 0, 5000), "no children left");
-	ok(wait_fds(d.pid, idle_fds, 5000), "fd count back to idle");
-	is_int(d_stop(&d, SIGTERM, 10000), 0, "SIGTERM: exit 0");
-	ok(d_log_count(&d, "exited cleanly") == 1, "clean exit logged");
-	d_cleanup(&d);
 	return done_testing();
 }
