@@ -37,7 +37,7 @@ static const char conf_text[] =
 "  family = { argv = [ \"sh\", \"-c\", \"sleep 60 & exec sleep 60\" ];\n"
 "    timeout_s = 1; };\n"
 "  late = { argv = [ \"sh\", \"-c\",\n"
-"    \"head -c 1000000 /dev/zero; sleep 1; head -c 400000 /dev/zero\" ]; };\n"
+"    \"head -c 700000 /dev/zero; sleep 1; head -c 400000 /dev/zero\" ]; };\n"
 "};\n";
 
 static struct daemon	d;
@@ -365,16 +365,16 @@ connect_small(int port)
 
 /*
  * A late reader loses nothing.  Over the control socket (a unix socket:
- * no buffer autotuning), "late" writes 1 MB, which fills the socket and
+ * no buffer autotuning), "late" writes 700 kB, which fills the socket and
  * the daemon's buffer so the daemon stops reading the command's output,
- * then 400 kB more into its pipe, and exits.  The client, reading only
+ * then 400 kB more into its pipe (1 MiB, room to spare), and exits.  The client, reading only
  * 3.5 s later (past the daemon's 2 s wait for EOF after a command exits),
  * still gets every byte, then OK.
  */
 static void
 test_late_reader(void)
 {
-	const size_t	 len = 1400000;
+	const size_t	 len = 1100000;
 	struct reply	 r;
 	size_t		 i, bad = 0;
 	int		 fd, gone;
