@@ -39,8 +39,8 @@
 #define SLEEP_MAX_MS	10000
 #define READ_MORE	(256 * 1024)	/* per read callback, beyond 4 KiB */
 #define LIBEVENT_READ	4096		/* a full read of libevent's: more? */
-#define STAGE_SIZE	(1024 * 1024)	/* staging pipe for spliced input */
-#define STAGE_BATCH	(256 * 1024)	/* passed on to the child at once */
+#define SPLICE_PIPE_SIZE (256 * 1024)	/* staging and stdin pipes, spliced */
+#define STAGE_BATCH	(256 * 1024)	/* staged at most, then passed on */
 
 enum input { INPUT_NONE, INPUT_FORWARD, INPUT_DISCARD };
 
@@ -404,6 +404,14 @@ start_command(struct session *s, const struct command_spec *cmd)
 	s->cfg = config_ref(srv.cfg);
 	s->cmd = cmd;
 	s->splice = splice_wanted();
+	/*
+	 * A spliced pipe buffer holds a whole socket fragment (up to 32 KiB
+	 * from a loopback peer), not a page: fewer buffers keep the bytes
+	 * the child's input can hold near what copying would.
+	 */
+	if (s->splice && cmd->input)
+		(void)fcntl(child_stdin_fd(s->child), F_SETPIPE_SZ,
+		    SPLICE_PIPE_SIZE);
 	if (cmd->output == OUTPUT_DF)
 		s->dfout = evbuffer_new();
 	s->dfdropped = 0;
@@ -750,8 +758,14 @@ session_splice_in(struct session *s)
 				s->splice = 0;
 				return SPLICE_NO;
 			}
-			(void)fcntl(s->stage[1], F_SETPIPE_SZ, STAGE_SIZE);
+			(void)fcntl(s->stage[1], F_SETPIPE_SZ,
+			    SPLICE_PIPE_SIZE);
 		}
+		/* At most STAGE_BATCH staged: the pipe holds fragments. */
+		if (s->staged >= STAGE_BATCH && stage_flush(s, ifd) != 0)
+			goto stdin_blocked;
+		if (left > STAGE_BATCH - s->staged)
+			left = STAGE_BATCH - s->staged;
 		n = splice(sfd, NULL, s->stage[1], NULL, left,
 		    SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
 		if (n > 0) {
@@ -759,9 +773,6 @@ session_splice_in(struct session *s)
 			s->conn->bytes_in += (unsigned long long)n;
 			stats.bytes_spliced += (unsigned long long)n;
 			s->staged += (size_t)n;
-			if (s->staged >= STAGE_BATCH &&
-			    stage_flush(s, ifd) != 0)
-				goto stdin_blocked;
 			continue;
 		}
 		if (n == 0) {
