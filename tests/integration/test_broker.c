@@ -3,7 +3,6 @@
 
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <netinet/in.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -344,25 +343,6 @@ test_upper_stream(void)
 	    maxrss);
 }
 
-/* A client socket with a small receive buffer: the daemon keeps the rest. */
-static int
-connect_small(int port)
-{
-	struct sockaddr_in	sin;
-	int			fd, sz = 16 * 1024;
-
-	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) < 0)
-		bail("socket: %s", strerror(errno));
-	(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons((unsigned short)port);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0)
-		bail("connect: %s", strerror(errno));
-	return fd;
-}
-
 /*
  * A late reader loses nothing.  Over the control socket (a unix socket:
  * no buffer autotuning), "late" writes 700 kB, which fills the socket and
@@ -496,7 +476,7 @@ test_never_reads(void)
 	if (d_start(&d2, conf, NULL) != 0)
 		bail("daemon (idle 1 s) did not start");
 	idle = proc_nfds(d2.pid);
-	fd = connect_small(d2.broker_port);
+	fd = tcp_connect(d2.broker_port);
 	t0 = now_ms();
 	send_all(fd, "RUN spew\nEND\n", 13);
 	found = d_log_wait(&d2, "client read nothing for 1 s, closing", 1,
