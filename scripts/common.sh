@@ -39,3 +39,18 @@ build() {
 }
 
 BUILD_PKGS="build-essential autoconf automake libtool pkg-config libevent-dev libconfig-dev libsystemd-dev"
+
+# The development build in build/, which scripts/run and scripts/check
+# share: the same flags in both, or each would reconfigure it for the
+# other.  Its runstatedir is build/run, so the control socket that
+# brokerd and brokerctl default to (build/run/brokerd/brokerd.sock) needs
+# neither root nor a -S; scripts/run's pidfile lies there too.  CI=true
+# (.ci/run) adds -Werror.
+build_dev() {
+	mkdir -p build/run || return 1
+	if [ "${CI:-}" = true ]; then
+		build build "--runstatedir=$top/build/run" --enable-werror
+	else
+		build build "--runstatedir=$top/build/run"
+	fi
+}
