@@ -10,6 +10,7 @@ edit = $(SED) \
 	-e 's|@runstatedir[@]|$(runstatedir)|g' \
 	-e 's|@sbindir[@]|$(sbindir)|g' \
 	-e 's|@bindir[@]|$(bindir)|g' \
+	-e 's|@bashcompletiondir[@]|$(bashcompletiondir)|g' \
 	-e 's|@VERSION[@]|$(VERSION)|g' \
 	-e 's|@SERVICE_TYPE[@]|$(SERVICE_TYPE)|g' \
 	-e 's|@NOTIFY_ONLY[@]|$(NOTIFY_ONLY)|g'

@@ -21,11 +21,13 @@ INTEGRATION_TESTS = tests/integration/test_echo \
 	tests/integration/test_abuse
 
 # Shell tests, run as they are (#! line): no LOG_COMPILER.
+UNIT_SH_TESTS = tests/unit/test_completion.sh
 INTEGRATION_SH_TESTS = tests/integration/test_readme.sh
-EXTRA_DIST += $(INTEGRATION_SH_TESTS)
+EXTRA_DIST += $(UNIT_SH_TESTS) $(INTEGRATION_SH_TESTS)
 
 check_PROGRAMS += $(UNIT_TESTS) $(INTEGRATION_TESTS)
-TESTS += $(UNIT_TESTS) $(INTEGRATION_TESTS) $(INTEGRATION_SH_TESTS)
+TESTS += $(UNIT_TESTS) $(UNIT_SH_TESTS) $(INTEGRATION_TESTS) \
+	$(INTEGRATION_SH_TESTS)
 
 tests_unit_test_config_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_config_LDADD = $(TEST_LIBS)
