@@ -47,7 +47,6 @@ BUILD_PKGS="build-essential autoconf automake libtool pkg-config libevent-dev li
 # neither root nor a -S; scripts/run's pidfile lies there too.  CI=true
 # (.ci/run) adds -Werror.
 build_dev() {
-	mkdir -p build/run || return 1
 	if [ "${CI:-}" = true ]; then
 		build build "--runstatedir=$top/build/run" --enable-werror
 	else
