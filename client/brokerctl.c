@@ -1,12 +1,15 @@
 /*
  * brokerctl: command-line client for brokerd's echo and broker services.
- * This file holds the options; conn.c connects, pump.c moves the bytes,
- * output.c prints tables and JSON, cmd.c holds the commands.
+ * This file holds the options; conf.c reads brokerd.conf, conn.c
+ * connects, pump.c moves the bytes, output.c prints tables and JSON,
+ * cmd.c holds the commands.
  */
 #include "autoconf.h"
 
 #include <err.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -17,15 +20,48 @@
 
 #include "client/brokerctl.h"
 
-struct options opt = { "localhost", NULL, NULL, 10000, 0, 0, 0 };
+#ifndef SYSCONFDIR
+#define SYSCONFDIR	"/etc"
+#endif
+#define CONFIG_FILE	SYSCONFDIR "/brokerd/brokerd.conf"
 
-#define SYNOPSIS	"usage: brokerctl [-jqv] [-H host] [-p port] " \
-	"[-S socket] [-t seconds] command [args]\n"
+struct options opt = {
+	.host = "localhost",
+	.timeout_ms = TIMEOUT_DEFAULT,
+};
+
+#define SYNOPSIS	"usage: brokerctl [-hjqVv] [-c file] [-H host] " \
+	"[-p port] [-S socket]\n                 [-t seconds] command " \
+	"[argument ...]\n"
 
 static void
 usage(void)
 {
-	fputs(SYNOPSIS "commands:\n"
+	fputs(SYNOPSIS "options:\n"
+	    "  -c file        the brokerd.conf to read for control.path, the "
+	    "listeners'\n"
+	    "                 ports and the command timeouts (default:\n"
+	    "                 " CONFIG_FILE ")\n"
+	    "  -H host        connect to host (default: localhost)\n"
+	    "  -h, --help     print this help and exit\n"
+	    "  -j             print df and stats as JSON\n"
+	    "  -p port        TCP port (default: the first echo or broker "
+	    "listener in\n"
+	    "                 the config file, else " PORT_ECHO " for echo, "
+	    PORT_BROKER " for the rest)\n"
+	    "  -q             quiet: print only the data\n"
+	    "  -S socket      talk to the control socket at this path; reload "
+	    "and loglevel\n"
+	    "                 always use it (default: control.path in the "
+	    "config file,\n"
+	    "                 else " CONTROL_SOCKET ")\n"
+	    "  -t seconds     give up after this long without progress, 0: "
+	    "never (default:\n"
+	    "                 the command timeout in the config file, else "
+	    "30, plus 5)\n"
+	    "  -V, --version  print brokerctl's version and exit\n"
+	    "  -v             verbose: report each step on standard error\n"
+	    "commands:\n"
 	    "  echo [msg ...]            echo service (stdin when no msg)\n"
 	    "  df [--all] [--native]     free space per filesystem\n"
 	    "  upper [text ...]          upper-case text (stdin when none)\n"
@@ -33,7 +69,11 @@ usage(void)
 	    "  stats                     daemon counters\n"
 	    "  ping | version            liveness, daemon version\n"
 	    "  reload                    reload the configuration\n"
-	    "  loglevel level            set the log level\n", stdout);
+	    "  loglevel level            set the log level\n"
+	    "exit status: 0 ok, 1 the daemon answered ERR, 2 usage, "
+	    "69 cannot connect,\n"
+	    "70 protocol error or not the expected service, 75 timed out\n",
+	    stdout);
 }
 
 void
@@ -73,56 +113,93 @@ parse_port(const char *s)
 	return s;
 }
 
+/*
+ * A closed stdin, stdout or stderr gets /dev/null, or the connection
+ * would take its number: "run cat <&-" would read its own socket.
+ */
+static void
+stdio_reserve(void)
+{
+	int	fd;
+
+	for (fd = 0; fd <= 2; fd++) {
+		if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
+			continue;
+		if (open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY) != fd)
+			exit(EXIT_ERR);
+	}
+}
+
 int
 main(int argc, char *argv[])
 {
-	int	ch;
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char	*conf = CONFIG_FILE;
+	int		 ch, conf_given = 0;
 
+	stdio_reserve();
 	/* Broken connections and pipes are reported as EPIPE instead. */
 	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
 		err(EXIT_ERR, "signal");
 	/* '+': options stop at the command, so "run -n" stays its own. */
 	opterr = 0;
-	while ((ch = getopt(argc, argv, "+:H:p:S:t:jqvh")) != -1) {
+	while ((ch = getopt_long(argc, argv, "+:c:H:hjp:qS:t:Vv", longopts,
+	    NULL)) != -1) {
 		switch (ch) {
+		case 'c':
+			conf = optarg;
+			conf_given = 1;
+			break;
 		case 'H':
 			opt.host = optarg;
-			break;
-		case 'p':
-			opt.port = parse_port(optarg);
-			break;
-		case 'S':
-			opt.sock = optarg;
-			break;
-		case 't':
-			opt.timeout_ms = parse_timeout(optarg);
-			break;
-		case 'j':
-			opt.json = 1;
-			break;
-		case 'q':
-			opt.quiet = 1;
-			break;
-		case 'v':
-			opt.verbose = 1;
 			break;
 		case 'h':
 			usage();
 			return 0;
+		case 'j':
+			opt.json = 1;
+			break;
+		case 'p':
+			opt.port = parse_port(optarg);
+			break;
+		case 'q':
+			opt.quiet = 1;
+			break;
+		case 'S':
+			opt.sock = optarg;
+			(void)snprintf(opt.sock_from, sizeof(opt.sock_from),
+			    "the one given with -S");
+			break;
+		case 't':
+			opt.timeout_ms = parse_timeout(optarg);
+			break;
+		case 'V':
+			puts("brokerctl " PACKAGE_VERSION);
+			return fflush(stdout) == 0 ? 0 : EXIT_ERR;
+		case 'v':
+			opt.verbose = 1;
+			break;
 		case ':':
 			brokerctl_usage_error("option -%c needs an argument",
 			    optopt);
 		default:
-			brokerctl_usage_error("unknown option -%c", optopt);
+			if (optopt != 0)
+				brokerctl_usage_error("unknown option -%c",
+				    optopt);
+			brokerctl_usage_error("unknown option %s",
+			    argv[optind - 1]);
 		}
 	}
 	argc -= optind;
 	argv += optind;
 	if (argc == 0)
 		brokerctl_usage_error("missing command");
+	conf_load(conf, conf_given);
 	if (cmd_exec(argc, argv) == -1)
 		brokerctl_usage_error("unknown command: %s", argv[0]);
-	if (fflush(stdout) == EOF || ferror(stdout))
-		err(EXIT_ERR, "stdout");
 	return 0;
 }

@@ -1,7 +1,8 @@
 /*
  * brokerctl's private interfaces: options and exit statuses (brokerctl.c),
- * the connection (conn.c), the duplex pump (pump.c), output rendering
- * (output.c) and the commands (cmd.c).
+ * the daemon's configuration file (conf.c), the connection (conn.c), the
+ * duplex pump (pump.c), output rendering (output.c) and the commands
+ * (cmd.c).
  */
 #ifndef BROKERCTL_H
 #define BROKERCTL_H
@@ -28,11 +29,16 @@ enum {
 	EXIT_TIMEOUT = 75
 };
 
+/* -t not given: the daemon's command timeout plus TIMEOUT_GRACE_S. */
+#define TIMEOUT_DEFAULT	(-2)
+#define TIMEOUT_GRACE_S	5
+
 struct options {
 	const char	*host;
-	const char	*port;
-	const char	*sock;
-	int		 timeout_ms;	/* -1: no limit */
+	const char	*port;		/* -p; NULL: from the config */
+	const char	*sock;		/* -S, or the control socket */
+	char		 sock_from[600];	/* how sock was chosen */
+	int		 timeout_ms;	/* -1: no limit, or TIMEOUT_DEFAULT */
 	int		 json;
 	int		 quiet;
 	int		 verbose;
@@ -49,14 +55,28 @@ extern struct options opt;
 void	brokerctl_usage_error(const char *, ...)
 	    __attribute__((noreturn, format(printf, 1, 2)));
 
-/* conn.c: exits with EXIT_NOCONN or EXIT_TIMEOUT when it cannot connect. */
-int	conn_open(const char *default_port);
+/* conf.c: the few keys of brokerd.conf that brokerctl uses. */
+void	conf_load(const char *path, int given);
+/* control.path, or the default; from says which, for messages. */
+const char *conf_control_path(char *from, size_t size);
+/* The first listener's port for service ("echo", "broker"), or NULL. */
+const char *conf_port(const char *service);
+/* commands.NAME.timeout_s, else limits.command_timeout_s, else 30. */
+int	conf_command_timeout_s(const char *command);
+
+/*
+ * conn.c: connects to opt.sock, else to opt.host at port; exits with
+ * EXIT_NOCONN or EXIT_TIMEOUT when it cannot.
+ */
+int	conn_open(const char *port);
 /* "HOST port PORT" or the socket path, for messages. */
 const char *conn_peer(void);
 /* Milliseconds left until deadline (-1: none), as a poll(2) timeout. */
 int	conn_remaining(long long deadline);
 
 /* pump.c */
+#define ECHO_HEAD	256
+
 enum out_state { OUT_REQUEST, OUT_TEXT, OUT_STDIN, OUT_END, OUT_IDLE };
 
 struct piece {
@@ -84,6 +104,10 @@ struct pump {
 	int		 code;
 	char		*text;		/* final line's text */
 	long long	 last;		/* mono_ms of the last progress */
+	/* Echo: what went out must come back, in order. */
+	unsigned long long sent;
+	unsigned long long echoed;
+	char		 head[ECHO_HEAD];	/* the first bytes sent */
 };
 
 void	pump_init(struct pump *, int fd, int framed);
@@ -96,7 +120,10 @@ void	output_collect(const char *, size_t);
 void	output_df(int all);
 void	output_stats(void);
 
-/* cmd.c: runs argv[0]; -1 when there is no such command. */
+/*
+ * cmd.c: runs argv[0] and flushes stdout; -1 when there is no such
+ * command.  A reader of stdout that went away ends brokerctl with 0.
+ */
 int	cmd_exec(int argc, char **argv);
 
 #endif

@@ -5,6 +5,8 @@
 #include "autoconf.h"
 
 #include <err.h>
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,11 +15,55 @@
 #include "common/util.h"
 #include "client/brokerctl.h"
 
+/*
+ * A reader that went away (brokerctl ... | head -1) wants no more: end
+ * quietly with 0 where cat would be ended by SIGPIPE.  Closing the
+ * connection tells the daemon to stop.
+ */
+static void __attribute__((noreturn))
+stdout_failed(void)
+{
+	if (errno == EPIPE)
+		exit(0);
+	err(EXIT_ERR, "stdout");
+}
+
 static void
 sink_stdout(const char *buf, size_t len)
 {
 	if (write_all(STDOUT_FILENO, buf, len) == -1)
-		err(EXIT_ERR, "stdout");
+		stdout_failed();
+}
+
+/* -p, else the config's listener for service, else the usual port. */
+static const char *
+service_port(const char *service, const char *port)
+{
+	const char *p;
+
+	if (opt.port != NULL)
+		return opt.port;
+	if ((p = conf_port(service)) != NULL)
+		return p;
+	return port;
+}
+
+/*
+ * Without -t, wait at least as long as the daemon lets the command run
+ * (commands.NAME.timeout_s or limits.command_timeout_s), plus time for
+ * it to kill the command and answer ERR 504.
+ */
+static void
+default_timeout(const char *command)
+{
+	long long ms;
+
+	if (opt.timeout_ms == TIMEOUT_DEFAULT) {
+		ms = (conf_command_timeout_s(command) + TIMEOUT_GRACE_S) *
+		    1000LL;
+		opt.timeout_ms = ms > INT_MAX ? INT_MAX : (int)ms;
+	}
+	vlog("timeout %d ms", opt.timeout_ms);
 }
 
 /* A request line "VERB[ ARG]\n"; ARG must be one protocol word. */
@@ -52,7 +98,7 @@ broker_call(const char *request, enum out_state input, struct piece *pieces,
 {
 	struct pump p;
 
-	pump_init(&p, conn_open(PORT_BROKER), 1);
+	pump_init(&p, conn_open(service_port("broker", PORT_BROKER)), 1);
 	p.request = request;
 	p.state = OUT_REQUEST;
 	p.after_request = input;
@@ -101,7 +147,8 @@ cmd_echo(int argc, char **argv)
 		pieces[i - first].buf = argv[i];
 		pieces[i - first].len = strlen(argv[i]);
 	}
-	pump_init(&p, conn_open(PORT_ECHO), 0);
+	default_timeout(NULL);
+	pump_init(&p, conn_open(service_port("echo", PORT_ECHO)), 0);
 	p.state = argc > first ? OUT_TEXT : OUT_STDIN;
 	p.pieces = pieces;
 	p.npieces = argc - first;
@@ -147,6 +194,7 @@ cmd_upper(int argc, char **argv)
 {
 	int	first = skip_dashdash(argc, argv, 1);
 
+	default_timeout("upper");
 	cmd_input("UPPER\n", 0, argc - first, argv + first);
 }
 
@@ -166,6 +214,7 @@ cmd_run(int argc, char **argv)
 	if (noinput && i + 1 < argc)
 		brokerctl_usage_error("run: -n takes no text");
 	request = make_request("RUN", argv[i]);
+	default_timeout(argv[i]);
 	cmd_input(request, noinput, argc - i - 1, argv + i + 1);
 	free(request);
 }
@@ -187,6 +236,8 @@ cmd_df(int argc, char **argv)
 			brokerctl_usage_error("df: unknown argument: %s",
 			    argv[i]);
 	}
+	/* DF --native runs no command: limits.command_timeout_s. */
+	default_timeout(native ? NULL : "df");
 	text = broker_call(native ? "DF --native\n" : "DF\n", OUT_IDLE, NULL,
 	    0, output_collect);
 	report_warning(text);
@@ -206,6 +257,7 @@ cmd_stats(int argc, char **argv)
 			brokerctl_usage_error("stats: unknown argument: %s",
 			    argv[i]);
 	}
+	default_timeout(NULL);
 	free(broker_call("STATS\n", OUT_IDLE, NULL, 0, output_collect));
 	output_stats();
 }
@@ -233,7 +285,9 @@ cmd_simple(int argc, char **argv)
 	/* Only the control socket accepts RELOAD and LOGLEVEL. */
 	if (opt.sock == NULL && (strcmp(argv[0], "reload") == 0 ||
 	    strcmp(argv[0], "loglevel") == 0))
-		opt.sock = CONTROL_SOCKET;
+		opt.sock = conf_control_path(opt.sock_from,
+		    sizeof(opt.sock_from));
+	default_timeout(NULL);
 	text = broker_call(request, OUT_IDLE, NULL, 0, sink_stdout);
 	if (!opt.quiet && *text != '\0')
 		puts(text);
@@ -264,6 +318,8 @@ cmd_exec(int argc, char **argv)
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (strcmp(argv[0], commands[i].name) == 0) {
 			commands[i].fn(argc, argv);
+			if (fflush(stdout) == EOF || ferror(stdout))
+				stdout_failed();
 			return 0;
 		}
 	return -1;

@@ -83,11 +83,10 @@ connect_one(int fd, const struct sockaddr *sa, socklen_t salen)
  * unix socket goes through the same loop as a one-entry list.
  */
 int
-conn_open(const char *default_port)
+conn_open(const char *port)
 {
 	struct addrinfo	 hints, unix_ai, *res, *ai;
 	struct sockaddr_un sun;
-	const char	*port = opt.port != NULL ? opt.port : default_port;
 	char		 addr[ADDR_STRLEN];
 	int		 fd, r, lasterr = ECONNREFUSED, timedout = 0;
 
@@ -148,6 +147,14 @@ conn_open(const char *default_port)
 		freeaddrinfo(res);
 	if (timedout)
 		errx(EXIT_TIMEOUT, "timed out connecting to %s", peer);
+	if (opt.sock != NULL && (lasterr == ENOENT || lasterr == ENOTDIR ||
+	    lasterr == ECONNREFUSED)) {
+		/* Say where the path came from and how to name another. */
+		warnx("cannot connect to %s: %s", peer, strerror(lasterr));
+		errx(EXIT_NOCONN, "that path is %s; is brokerd running? "
+		    "-S SOCKET names another socket, -c FILE another "
+		    "brokerd.conf", opt.sock_from);
+	}
 	errx(EXIT_NOCONN, "cannot connect to %s: %s", peer,
 	    strerror(lasterr));
 }

@@ -86,8 +86,9 @@ table_parse(struct table *t, size_t ncols, int df)
 }
 
 /*
- * Prints s to fp with control characters and backslashes escaped, or only
- * measures it when fp is NULL.  UTF-8 continuation bytes take no column.
+ * Prints s to fp with control characters escaped, or only measures it
+ * when fp is NULL; a backslash is itself, as in df.  UTF-8 continuation
+ * bytes take no column.
  */
 static int
 disp(const char *s, FILE *fp)
@@ -96,9 +97,9 @@ disp(const char *s, FILE *fp)
 	int	w = 0;
 
 	for (; *s != '\0'; s++) {
-		if (*s == '\t' || *s == '\n' || *s == '\r' || *s == '\\')
+		if (*s == '\t' || *s == '\n' || *s == '\r')
 			(void)snprintf(esc, sizeof(esc), "\\%c", *s == '\t' ?
-			    't' : *s == '\n' ? 'n' : *s == '\r' ? 'r' : '\\');
+			    't' : *s == '\n' ? 'n' : 'r');
 		else if ((unsigned char)*s < ' ' || *s == 0x7f)
 			(void)snprintf(esc, sizeof(esc), "\\x%02x",
 			    (unsigned char)*s);
@@ -186,18 +187,41 @@ json_str(const char *str)
 	putchar('"');
 }
 
-/* All digits, and no leading zero that JSON would reject. */
+/* Skips a run of digits; how many there were. */
+static size_t
+digits(const char **s)
+{
+	const char *p = *s;
+
+	while (**s >= '0' && **s <= '9')
+		(*s)++;
+	return (size_t)(*s - p);
+}
+
+/* A number as JSON writes it: -?(0|[1-9]d*)(.d+)?([eE][+-]?d+)? */
 static int
 is_json_number(const char *s)
 {
-	const char *p;
+	const char *p = s;
+	size_t	n;
 
-	if (*s == '\0' || (s[0] == '0' && s[1] != '\0'))
+	if (*p == '-')
+		p++;
+	if ((n = digits(&p)) == 0 || (n > 1 && p[-(long)n] == '0'))
 		return 0;
-	for (p = s; *p != '\0'; p++)
-		if (*p < '0' || *p > '9')
+	if (*p == '.') {
+		p++;
+		if (digits(&p) == 0)
 			return 0;
-	return 1;
+	}
+	if (*p == 'e' || *p == 'E') {
+		p++;
+		if (*p == '+' || *p == '-')
+			p++;
+		if (digits(&p) == 0)
+			return 0;
+	}
+	return *p == '\0';
 }
 
 static void
@@ -220,18 +244,25 @@ df_json(const struct table *t)
 	fputs(t->nrows > 1 ? "\n]\n" : "]\n", stdout);
 }
 
-/* The seed's view: mount point and available space. */
+/*
+ * The seed's view: mount point and available space, the mount points
+ * padded to 25 columns or to the longest one.
+ */
 static void
 df_free_space(const struct table *t)
 {
 	char	**row;
 	size_t	  r;
+	int	  w = 25;
 
+	for (r = 1; r < t->nrows; r++)
+		if (disp(t->f[r * DF_NCOLS + 5], NULL) > w)
+			w = disp(t->f[r * DF_NCOLS + 5], NULL);
 	if (!opt.quiet)
 		puts("Free space:");
 	for (r = 1; r < t->nrows; r++) {
 		row = t->f + r * DF_NCOLS;
-		disp_put(row[5], 25, 0);
+		disp_put(row[5], w, 0);
 		fputs(": ", stdout);
 		disp_put(row[3], 0, 0);
 		putchar('\n');
@@ -301,7 +332,9 @@ output_stats(void)
 			fputs(r > 0 ? ",\n  " : "\n  ", stdout);
 			json_str(t.f[2 * r]);
 			fputs(": ", stdout);
-			if (is_json_number(t.f[2 * r + 1]))
+			/* A version such as "2.0" stays a string. */
+			if (strcmp(t.f[2 * r], "version") != 0 &&
+			    is_json_number(t.f[2 * r + 1]))
 				fputs(t.f[2 * r + 1], stdout);
 			else
 				json_str(t.f[2 * r + 1]);

@@ -22,6 +22,10 @@
 #include "common/util.h"
 #include "client/brokerctl.h"
 
+#ifndef MIN
+#define MIN(a, b)	((a) < (b) ? (a) : (b))
+#endif
+
 #define READ_CHUNK	(64 * 1024)
 #define REPLY_LINE_MAX	(64 * 1024)	/* ERR 500 of RELOAD lists errors */
 
@@ -127,9 +131,25 @@ sock_write(struct pump *p)
 		return;
 	}
 	vlog("sending %zd bytes", n);
+	if (!p->framed) {
+		if (p->sent < ECHO_HEAD)
+			memcpy(p->head + p->sent, p->obuf + p->ooff,
+			    MIN((size_t)n, ECHO_HEAD - (size_t)p->sent));
+		p->sent += (unsigned long long)n;
+	}
 	p->ooff += (size_t)n;
 	p->olen -= (size_t)n;
 	p->last = mono_ms();
+}
+
+/* Whether a reply line is the request line itself. */
+static int
+is_request(const struct pump *p, const struct proto_event *ev)
+{
+	size_t	len = strlen(p->request);
+
+	return len > 0 && ev->len == len - 1 &&
+	    memcmp(ev->line, p->request, ev->len) == 0;
 }
 
 static void
@@ -154,6 +174,10 @@ reply_feed(struct pump *p, const char *buf, size_t len)
 			break;
 		case PROTO_LINE:
 			code = proto_parse_final(ev.line, &text);
+			if (code < 0 && is_request(p, &ev))
+				errx(EXIT_PROTO, "%s sent the request back: "
+				    "an echo service, not brokerd's broker "
+				    "(see -p)", conn_peer());
 			if (code < 0) {
 				str_escape(esc, sizeof(esc), ev.line, ev.len,
 				    80);
@@ -172,6 +196,28 @@ reply_feed(struct pump *p, const char *buf, size_t len)
 			    conn_peer());
 		}
 	}
+}
+
+/*
+ * An echo service sends back what it got, in order, and no more: the first
+ * ECHO_HEAD bytes are compared, the rest counted.  brokerd's broker port
+ * answers "hello" with nothing, and "hello\n" with an ERR line.
+ */
+static void
+echo_check(struct pump *p, const char *buf, size_t n)
+{
+	char	esc[256];
+	size_t	k = 0;
+
+	if (p->echoed < ECHO_HEAD)
+		k = MIN(n, ECHO_HEAD - (size_t)p->echoed);
+	if (p->echoed + n > p->sent ||
+	    memcmp(buf, p->head + p->echoed, k) != 0) {
+		str_escape(esc, sizeof(esc), buf, n, 80);
+		errx(EXIT_PROTO, "%s is not an echo service: it sent \"%s\"",
+		    conn_peer(), esc);
+	}
+	p->echoed += n;
 }
 
 static void
@@ -196,9 +242,11 @@ sock_read(struct pump *p)
 		if (p->framed)
 			errx(EXIT_PROTO, "%s closed the connection before "
 			    "the reply was complete", conn_peer());
-		if (p->state != OUT_IDLE || p->olen > 0)
-			errx(EXIT_PROTO, "%s closed the connection before "
-			    "all data was sent", conn_peer());
+		if (p->state != OUT_IDLE || p->olen > 0 ||
+		    p->echoed != p->sent)
+			errx(EXIT_PROTO, "%s closed the connection having "
+			    "echoed %llu of the %llu bytes sent: is it the "
+			    "echo service?", conn_peer(), p->echoed, p->sent);
 		p->done = 1;
 		return;
 	}
@@ -206,8 +254,10 @@ sock_read(struct pump *p)
 	p->last = mono_ms();
 	if (p->framed)
 		reply_feed(p, buf, (size_t)n);
-	else
+	else {
+		echo_check(p, buf, (size_t)n);
 		p->sink(buf, (size_t)n);
+	}
 }
 
 /*
