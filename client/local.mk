@@ -1,4 +1,6 @@
 # client/: brokerctl.
 bin_PROGRAMS += client/brokerctl
-client_brokerctl_SOURCES = client/brokerctl.c
-client_brokerctl_LDADD = common/libcommon.a
+client_brokerctl_CFLAGS = $(AM_CFLAGS) $(LIBCONFIG_CFLAGS)
+client_brokerctl_SOURCES = client/brokerctl.c client/brokerctl.h \
+	client/cmd.c client/conf.c client/conn.c client/output.c client/pump.c
+client_brokerctl_LDADD = common/libcommon.a $(LIBCONFIG_LIBS)

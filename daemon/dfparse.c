@@ -178,18 +178,3 @@ df_table_free(struct df_table *t)
 	t->rows = NULL;
 	t->nrows = 0;
 }
-
-size_t
-df_escape(char *dst, size_t size, const char *s)
-{
-	size_t o = 0;
-
-	for (; *s != '\0' && o + 2 < size; s++) {
-		if (*s == '\t' || *s == '\n' || *s == '\\') {
-			dst[o++] = '\\';
-			dst[o++] = *s == '\t' ? 't' : *s == '\n' ? 'n' : '\\';
-		} else
-			dst[o++] = *s;
-	}
-	return o;
-}

@@ -4,6 +4,8 @@
 
 #include <stddef.h>
 
+#include "common/dftext.h"	/* df_escape */
+
 enum { DF_FS, DF_SIZE, DF_USED, DF_AVAIL, DF_USE, DF_MOUNT, DF_NFIELDS };
 
 struct df_row {
@@ -21,7 +23,5 @@ extern const char *const df_field_names[DF_NFIELDS];
 int	dfparse(const char *text, size_t len, struct df_table *,
 	    char *err, size_t errlen);
 void	df_table_free(struct df_table *);
-/* Appends s with \t, \n and \\ escaped; returns bytes written (no NUL). */
-size_t	df_escape(char *dst, size_t size, const char *s);
 
 #endif

@@ -1,8 +1,8 @@
 /*
  * Fuzzes the df(1) output parser (daemon/dfparse.c) and the escaping
- * used when its table goes on the wire.  On success every row must have
- * all six fields, none holding a line break; on failure the message is
- * set and the table empty.
+ * used when its table goes on the wire (common/dftext.c), both ways.  On
+ * success every row must have all six fields, none holding a line break;
+ * on failure the message is set and the table empty.
  */
 #include "autoconf.h"
 
@@ -31,6 +31,12 @@ check_escape(const char *s, size_t size)
 			CHECK(i + 1 < n && strchr("tn\\", dst[i + 1]) != NULL);
 			i++;
 		}
+	}
+	/* Unescaped, it gives back s, or a prefix of s when cut short. */
+	if (size > 0) {
+		dst[n] = '\0';
+		CHECK(df_unescape(dst) <= strlen(s));
+		CHECK(strncmp(dst, s, strlen(dst)) == 0);
 	}
 	free(dst);
 }

@@ -82,5 +82,16 @@ main(void)
 	n = df_escape(esc, sizeof(esc), "a\tb\\c\nd");
 	esc[n] = '\0';
 	is_str(esc, "a\\tb\\\\c\\nd", "escaping of tab, backslash, newline");
+	is_int((int)df_unescape(esc), 7, "df_unescape: length back to 7");
+	is_str(esc, "a\tb\\c\nd", "df_unescape undoes df_escape");
+	strcpy(esc, "\\x\\\\t\\");
+	is_int((int)df_unescape(esc), 5, "df_unescape: other escapes kept");
+	is_str(esc, "\\x\\t\\", "a lone or unknown backslash stays");
+	n = df_escape(esc, 6, "ab\\cd");
+	esc[n] = '\0';
+	is_str(esc, "ab\\\\", "df_escape never splits a pair (size 6)");
+	n = df_escape(esc, 4, "ab\\cd");
+	esc[n] = '\0';
+	is_str(esc, "ab", "df_escape stops before a pair that cannot fit (size 4)");
 	return done_testing();
 }

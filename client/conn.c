@@ -1,0 +1,160 @@
+/*
+ * brokerctl's connection: resolve, connect with the -t limit, to a TCP
+ * listener or the unix control socket.
+ */
+#include "autoconf.h"
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <err.h>
+#include <errno.h>
+#include <limits.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/util.h"
+#include "client/brokerctl.h"
+
+static char	*peer;		/* "HOST port PORT" or the socket path */
+
+const char *
+conn_peer(void)
+{
+	return peer;
+}
+
+int
+conn_remaining(long long deadline)
+{
+	long long left;
+
+	if (deadline < 0)
+		return -1;
+	left = deadline - mono_ms();
+	if (left < 0)
+		return 0;
+	return left > INT_MAX ? INT_MAX : (int)left;
+}
+
+/* 0 connected, -1 failed with errno set, -2 timed out. */
+static int
+connect_one(int fd, const struct sockaddr *sa, socklen_t salen)
+{
+	struct pollfd	pfd;
+	long long	deadline;
+	socklen_t	len = sizeof(int);
+	int		err, r;
+
+	if (connect(fd, sa, salen) == 0)
+		return 0;
+	/* After EINTR the connect goes on in the background, as here. */
+	if (errno != EINPROGRESS && errno != EINTR)
+		return -1;
+	deadline = opt.timeout_ms < 0 ? -1 : mono_ms() + opt.timeout_ms;
+	pfd.fd = fd;
+	pfd.events = POLLOUT;
+	for (;;) {
+		r = poll(&pfd, 1, conn_remaining(deadline));
+		if (r > 0)
+			break;
+		if (r == 0) {
+			if (deadline >= 0 && mono_ms() >= deadline)
+				return -2;
+		} else if (errno != EINTR)
+			return -1;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+		return -1;
+	if (err != 0) {
+		errno = err;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Tries every address the host resolves to, in getaddrinfo's order; a
+ * unix socket goes through the same loop as a one-entry list.
+ */
+int
+conn_open(const char *port)
+{
+	struct addrinfo	 hints, unix_ai, *res, *ai;
+	struct sockaddr_un sun;
+	char		 addr[ADDR_STRLEN];
+	int		 fd, r, lasterr = ECONNREFUSED, timedout = 0;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	if (opt.sock != NULL) {
+		peer = xstrdup(opt.sock);
+		vlog("connecting to %s", peer);
+		memset(&sun, 0, sizeof(sun));
+		sun.sun_family = AF_UNIX;
+		if (strlen(peer) >= sizeof(sun.sun_path))
+			errx(EXIT_NOCONN, "cannot connect to %s: %s", peer,
+			    strerror(ENAMETOOLONG));
+		memcpy(sun.sun_path, peer, strlen(peer));
+		unix_ai = hints;
+		unix_ai.ai_family = AF_UNIX;
+		unix_ai.ai_addr = (struct sockaddr *)&sun;
+		unix_ai.ai_addrlen = sizeof(sun);
+		res = &unix_ai;
+	} else {
+		if (asprintf(&peer, "%s port %s", opt.host, port) == -1)
+			err(EXIT_ERR, "asprintf");
+		vlog("connecting to %s", peer);
+		if ((r = getaddrinfo(opt.host, port, &hints, &res)) != 0)
+			errx(EXIT_NOCONN, "cannot connect to %s: %s", peer,
+			    r == EAI_SYSTEM ? strerror(errno) :
+			    gai_strerror(r));
+	}
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		fd = socket(ai->ai_family,
+		    ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		    ai->ai_protocol);
+		if (fd == -1) {
+			lasterr = errno;
+			continue;
+		}
+		addr_format(ai->ai_addr, ai->ai_addrlen, addr, sizeof(addr));
+		r = connect_one(fd, ai->ai_addr, ai->ai_addrlen);
+		if (r == 0) {
+			vlog("connected to %s", addr);
+			if (res != &unix_ai)
+				freeaddrinfo(res);
+			return fd;
+		}
+		if (r == -2) {
+			timedout = 1;
+			vlog("%s: timed out", addr);
+		} else {
+			lasterr = errno;
+			vlog("%s: %s", addr, strerror(lasterr));
+		}
+		if (close(fd) == -1)
+			vlog("close: %s", strerror(errno));
+	}
+	if (res != &unix_ai)
+		freeaddrinfo(res);
+	if (timedout)
+		errx(EXIT_TIMEOUT, "timed out connecting to %s", peer);
+	if (opt.sock != NULL && (lasterr == ENOENT || lasterr == ENOTDIR ||
+	    lasterr == ECONNREFUSED)) {
+		/* Say where the path came from and how to name another. */
+		warnx("cannot connect to %s: %s", peer, strerror(lasterr));
+		errx(EXIT_NOCONN, "that path is %s; is brokerd running? "
+		    "-S SOCKET names another socket, -c FILE another "
+		    "brokerd.conf", opt.sock_from);
+	}
+	errx(EXIT_NOCONN, "cannot connect to %s: %s", peer,
+	    strerror(lasterr));
+}
