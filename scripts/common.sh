@@ -32,6 +32,10 @@ build() {
 	mkdir -p "$dir" || return 1
 	stamp="$dir/.configure-args"
 	if [ ! -f "$dir/Makefile" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$*" ]; then
+		# Objects do not depend on the flags (paths come in as -D):
+		# built with other ones, they would be kept as they are.
+		[ ! -f "$dir/Makefile" ] || make -C "$dir" clean >/dev/null ||
+		    return 1
 		(cd "$dir" && "$top/configure" "$@") || return 1
 		echo "$*" > "$stamp"
 	fi
