@@ -48,33 +48,6 @@ write_file(const char *path, const char *text)
 	rename(tmp, path);
 }
 
-static int
-echo_roundtrip(int port, const char *msg)
-{
-	char	*out;
-	ssize_t	 n;
-	int	 fd = tcp_connect(port), good;
-
-	if (fd < 0)
-		return 0;
-	send_all(fd, msg, strlen(msg));
-	shutdown(fd, SHUT_WR);
-	n = read_to_eof(fd, &out, 5000);
-	good = n == (ssize_t)strlen(msg) && memcmp(out, msg, (size_t)n) == 0;
-	free(out);
-	close(fd);
-	return good;
-}
-
-static int
-ctl(struct daemon *d, const char *verb, char **out, char **err)
-{
-	char *argv[] = { (char *)brokerctl, "-S", d->control, (char *)verb,
-	    NULL };
-
-	return run_prog(argv, NULL, 0, out, NULL, err, 20000);
-}
-
 static void
 test_reload(void)
 {
@@ -137,7 +110,7 @@ test_reload(void)
 	ok(echo_roundtrip(port, "still"), "and the old config still serves");
 
 	/* Through the control socket: outcome and errors. */
-	st = ctl(&d, "reload", &out, &err);
+	st = d_ctl(&d, "reload", &out, &err);
 	ok(st == 1 && strstr(err, "brokerd.conf:3: syntax error") != NULL,
 	    "brokerctl reload on a bad file: exit 1 with the error");
 	free(out); free(err);
@@ -156,7 +129,7 @@ test_reload(void)
 		    "\"echo\"; address = \"127.0.0.1\"; port = %d; } );\n",
 		    d.control, port, fresh, busy);
 		write_file(d.conf, conf);
-		st = ctl(&d, "reload", &out, &err);
+		st = d_ctl(&d, "reload", &out, &err);
 		snprintf(msg, sizeof(msg), "cannot bind 127.0.0.1:%d", busy);
 		ok(st == 1 && strstr(err, msg) != NULL,
 		    "a port in use fails the reload, naming it");
@@ -173,7 +146,7 @@ test_reload(void)
 	    " \"broker\"; address = \"127.0.0.1\"; port = 0; } );\n",
 	    d.control);
 	write_file(d.conf, conf);
-	st = ctl(&d, "reload", &out, &err);
+	st = d_ctl(&d, "reload", &out, &err);
 	ok(st == 0 && strstr(out, "generation 3") != NULL,
 	    "brokerctl reload: exit 0, generation 3");
 	free(out); free(err);
@@ -191,7 +164,7 @@ test_reload(void)
 	is_int(request(bfd, "LOGLEVEL debug", &r), 404,
 	    "LOGLEVEL over TCP: 404");
 	reply_free(&r);
-	st = ctl(&d, "stats", &out, &err);
+	st = d_ctl(&d, "stats", &out, &err);
 	ok(st == 0 && strstr(out, "reloads_ok") != NULL &&
 	    strstr(out, "reloads_failed") != NULL,
 	    "brokerctl stats over the control socket");
@@ -546,7 +519,7 @@ test_control_socket(void)
 	{
 		char *out, *err;
 
-		ok(ctl(&d, "ping", &out, &err) == 0, "and answers");
+		ok(d_ctl(&d, "ping", &out, &err) == 0, "and answers");
 		free(out); free(err);
 	}
 	/* A live one is never stolen. */
@@ -597,20 +570,10 @@ test_systemd(void)
 {
 #ifdef HAVE_LIBSYSTEMD
 	struct daemon		d = { 0 };
-	struct sockaddr_un	sun = { 0 };
 	char			conf[1024], buf[512], seen[2048] = "";
 	int			nfd, lfd, port;
-	long long		t0;
-	ssize_t			n;
 
-	d_init(&d);
-	if ((size_t)snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/notify",
-	    d.dir) >= sizeof(sun.sun_path))
-		bail("notify path too long");
-	sun.sun_family = AF_UNIX;
-	nfd = socket(AF_UNIX, SOCK_DGRAM, 0);
-	bind(nfd, (struct sockaddr *)&sun, sizeof(sun));
-	setenv("NOTIFY_SOCKET", sun.sun_path, 1);
+	nfd = notify_listen(&d);
 	lfd = listening_socket(&port);
 	harness_listen_fd = lfd;
 	snprintf(conf, sizeof(conf), "listen = ( { service = \"echo\"; "
@@ -629,20 +592,7 @@ test_systemd(void)
 	d_log_wait(&d, "reloaded configuration", 1, 5000);
 	kill(d.pid, SIGTERM);
 	is_int(d_stop(&d, 0, 10000), 0, "socket-activated daemon exits 0");
-	fcntl(nfd, F_SETFL, O_NONBLOCK);
-	t0 = now_ms();
-	while (now_ms() - t0 < 1000) {
-		n = recv(nfd, buf, sizeof(buf) - 1, 0);
-		if (n <= 0) {
-			usleep(10000);
-			continue;
-		}
-		buf[n] = '\0';
-		if (strncmp(buf, "STATUS=", 7) == 0)
-			continue;
-		strncat(seen, buf, sizeof(seen) - strlen(seen) - 2);
-		strcat(seen, "|");
-	}
+	notify_collect(nfd, seen, sizeof(seen), 1000);
 	ok(strncmp(seen, "READY=1|RELOADING=1\nMONOTONIC_USEC=", 35) == 0 &&
 	    strstr(seen, "|READY=1|STOPPING=1|") != NULL,
 	    "NOTIFY_SOCKET gets READY=1, RELOADING=1, READY=1, STOPPING=1 in "
