@@ -604,7 +604,7 @@ brokerd_main(int argc, char *argv[])
 	    PACKAGE_VERSION, event_get_version(),
 	    event_base_get_method(srv.base));
 	listen_init(srv.base, conn_accept);
-	control_init(srv.base, conn_accept_control);
+	control_init(conn_accept_control);
 	child_init(srv.base);
 	dfnative_init(srv.base);
 	if (srv.debug && (delay = getenv("BROKERD_TEST_STATVFS_DELAY")) &&

@@ -16,6 +16,7 @@ daemon_libbrokerd_a_SOURCES = \
 	daemon/notify.c daemon/notify.h \
 	daemon/pool.c daemon/pool.h \
 	daemon/reload.c daemon/reload.h \
+	daemon/safepath.c daemon/safepath.h \
 	daemon/server.h \
 	daemon/session.c \
 	daemon/stats.c daemon/stats.h \

@@ -18,7 +18,7 @@ UNIT_TESTS = tests/unit/test_config tests/unit/test_proto \
 INTEGRATION_TESTS = tests/integration/test_echo \
 	tests/integration/test_cli tests/integration/test_broker \
 	tests/integration/test_lifecycle tests/integration/test_health \
-	tests/integration/test_abuse
+	tests/integration/test_abuse tests/integration/test_files
 
 check_PROGRAMS += $(UNIT_TESTS) $(INTEGRATION_TESTS)
 TESTS += $(UNIT_TESTS) $(INTEGRATION_TESTS)
@@ -39,3 +39,4 @@ tests_integration_test_health_LDADD = $(TEST_LIBS)
 tests_integration_test_abuse_LDADD = $(TEST_LIBS)
 tests_integration_test_echo_LDADD = $(TEST_LIBS)
 tests_integration_test_cli_LDADD = $(TEST_LIBS)
+tests_integration_test_files_LDADD = $(TEST_LIBS)

@@ -4,6 +4,7 @@
  */
 #include "autoconf.h"
 
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -565,6 +566,72 @@ test_control_socket(void)
 	d_cleanup(&d);
 }
 
+/*
+ * Out of fds with a client waiting on the control socket: the control
+ * listener pauses and retries like the TCP ones, instead of spinning on
+ * accept(); once fds are free again, brokerctl gets in.
+ */
+static void
+test_control_fd_limit(void)
+{
+	enum { N = 80 };
+	struct daemon	 d = { 0 };
+	struct rlimit	 orig, low;
+	char		 conf[1024], *out, *err;
+	long long	 t0, ticks0, ticks1;
+	int		 fds[N], i, cfd, st, lines, spins;
+
+	snprintf(conf, sizeof(conf), BASE, 10);
+	getrlimit(RLIMIT_NOFILE, &orig);
+	low = orig;
+	low.rlim_cur = 64;
+	if (setrlimit(RLIMIT_NOFILE, &low) != 0)
+		bail("setrlimit 64: %s", strerror(errno));
+	i = d_start(&d, conf, NULL);
+	if (setrlimit(RLIMIT_NOFILE, &orig) != 0)
+		bail("setrlimit back: %s", strerror(errno));
+	if (i != 0)
+		bail("daemon did not start");
+	for (i = 0; i < N; i++)
+		fds[i] = tcp_connect(d.echo_port);
+	ok(d_log_wait(&d, "Too many open files", 1, 5000), "%d echo "
+	    "connections use up the daemon's 64 fds", N);
+	cfd = unix_connect(d.control);
+	usleep(300000);
+	ticks0 = proc_cpu_ticks(d.pid);
+	usleep(2000000);
+	ticks1 = proc_cpu_ticks(d.pid);
+	ok(cfd >= 0 && ticks0 >= 0 && ticks1 - ticks0 < 50, "a client "
+	    "waiting on the control socket at the fd limit: no busy loop (%lld "
+	    "ticks of CPU in 2 s)", ticks1 - ticks0);
+	lines = d_log_count(&d, "Too many open files");
+	spins = d_log_count(&d, "Error from accept");
+	ok(lines <= 2 && spins == 0, "the accept errors are logged %d "
+	    "time(s), libevent's own warning %d times", lines, spins);
+	for (i = 0; i < N; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	if (cfd >= 0)
+		close(cfd);
+	t0 = now_ms();
+	do {
+		st = d_ctl(&d, "reload", &out, &err);
+		if (st != 0) {
+			free(out);
+			free(err);
+			usleep(100000);
+		}
+	} while (st != 0 && now_ms() - t0 < 10000);
+	ok(st == 0 && strstr(out, "generation 2") != NULL, "once fds are "
+	    "free, brokerctl reload works again (%lld ms)", now_ms() - t0);
+	if (st == 0) {
+		free(out);
+		free(err);
+	}
+	is_int(d_stop(&d, SIGTERM, 10000), 0, "exit 0");
+	d_cleanup(&d);
+}
+
 static void
 test_systemd(void)
 {
@@ -646,6 +713,7 @@ main(void)
 	test_hup_storm();
 	test_drain();
 	test_control_socket();
+	test_control_fd_limit();
 	test_systemd();
 	test_unit_verify();
 	return done_testing();
