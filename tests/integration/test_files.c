@@ -1,19 +1,24 @@
 /*
  * Files brokerd creates where someone else may have been first: the
- * control socket's directory and path, and its temporary names.
+ * control socket's directory and path, its temporary names, the pidfile
+ * and its temporary name, and paths given relative to where it started.
  * Symbolic links are planted in directories of our own, aimed at files
  * whose mode and content must not change.
  */
 #include "autoconf.h"
 
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tests/integration/harness.h"
@@ -24,6 +29,14 @@
 	"\n  { service = \"broker\"; address = \"127.0.0.1\"; port = 0; } );\n"
 #define SECRET	"secret: must not change\n"
 #define NOBODY	65534
+
+static void
+msleep(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
 
 /* A config for d with the control socket at path, mode as given. */
 static void
@@ -325,6 +338,205 @@ test_control_tmpname(void)
 	d_cleanup(&d);
 }
 
+/*
+ * Starts the daemon on a FIFO as its config file: it waits there, its pid
+ * known and nothing written yet, until feed_fifo() gives it conf.
+ */
+static void
+spawn_on_fifo(struct daemon *d)
+{
+	d_init(d);
+	if (mkfifo(d->conf, 0600) != 0)
+		bail("mkfifo: %s", strerror(errno));
+	d_spawn(d, NULL, NULL);
+}
+
+static void
+feed_fifo(struct daemon *d, const char *conf)
+{
+	int fd;
+
+	if ((fd = open(d->conf, O_WRONLY)) < 0 ||
+	    write(fd, conf, strlen(conf)) != (ssize_t)strlen(conf))
+		bail("cannot feed the FIFO: %s", strerror(errno));
+	close(fd);
+}
+
+/* The pidfile's temporary name: created, never opened if it exists. */
+static void
+test_pidfile_tmp(void)
+{
+	struct daemon	 d = { 0 };
+	char		 target[400], planted[500], conf[1024], pid[32];
+
+	spawn_on_fifo(&d);
+	snprintf(target, sizeof(target), "%s/target", d.dir);
+	write_text(target, SECRET, 0600);
+	/* brokerd used to write PIDFILE.PID.tmp, opened with O_TRUNC. */
+	snprintf(planted, sizeof(planted), "%s.%d.tmp", d.pidfile,
+	    (int)d.pid);
+	if (symlink(target, planted) != 0)
+		bail("symlink: %s", strerror(errno));
+	control_conf(conf, sizeof(conf), d.control, "0600");
+	feed_fifo(&d, conf);
+	if (d_wait_started(&d) != 0)
+		bail("daemon did not start");
+	snprintf(pid, sizeof(pid), "%d\n", (int)d.pid);
+	ok(file_has(target, SECRET) && file_mode(target) == 0600,
+	    "a link planted at the pidfile's old temporary name: its target "
+	    "is not written");
+	ok(file_has(d.pidfile, pid), "the pidfile holds the pid");
+	ok(count_prefix(d.dir, ".brokerd-pid-") == 0, "no temporary file "
+	    "left behind");
+	is_int(d_stop(&d, SIGTERM, 10000), 0, "exit 0");
+	ok(access(d.pidfile, F_OK) != 0, "pidfile removed at exit");
+	d_cleanup(&d);
+}
+
+/* A link at the pidfile's path is replaced, never followed. */
+static void
+test_pidfile_link(void)
+{
+	struct daemon	 d = { 0 };
+	struct stat	 st;
+	char		 target[400], pid[32];
+	long long	 t0;
+
+	spawn_on_fifo(&d);
+	snprintf(target, sizeof(target), "%s/target", d.dir);
+	write_text(target, SECRET, 0600);
+	if (symlink(target, d.pidfile) != 0)
+		bail("symlink: %s", strerror(errno));
+	feed_fifo(&d, LISTEN);
+	t0 = now_ms();
+	while ((lstat(d.pidfile, &st) != 0 || !S_ISREG(st.st_mode)) &&
+	    now_ms() - t0 < 30000 && d_alive(&d))
+		msleep(10);
+	if (d_wait_started(&d) != 0)
+		bail("daemon did not start");
+	snprintf(pid, sizeof(pid), "%d\n", (int)d.pid);
+	ok(lstat(d.pidfile, &st) == 0 && S_ISREG(st.st_mode) &&
+	    file_has(d.pidfile, pid), "a symbolic link at the pidfile's path "
+	    "is replaced by the pidfile");
+	ok(file_has(target, SECRET) && file_mode(target) == 0600,
+	    "its target is not written");
+	is_int(d_stop(&d, SIGTERM, 10000), 0, "exit 0");
+	ok(access(d.pidfile, F_OK) != 0 && file_has(target, SECRET),
+	    "at exit the pidfile is removed, the target kept");
+	d_cleanup(&d);
+}
+
+/* At exit, a pidfile that is no longer ours stays. */
+static void
+test_pidfile_replaced(void)
+{
+	struct daemon	 d = { 0 };
+	char		 other[400];
+
+	d_init(&d);
+	snprintf(other, sizeof(other), "%s/other", d.dir);
+	if (d_start(&d, LISTEN, NULL) != 0)
+		bail("daemon did not start");
+	write_text(other, "12345\n", 0644);
+	if (rename(other, d.pidfile) != 0)
+		bail("rename: %s", strerror(errno));
+	is_int(d_stop(&d, SIGTERM, 10000), 0, "exit 0");
+	ok(file_has(d.pidfile, "12345\n"), "a pidfile replaced by another "
+	    "one is not removed at exit");
+	ok(d_log_count(&d, "brokerd.pid was replaced; leaving it") == 1,
+	    "and that is logged");
+	d_cleanup(&d);
+}
+
+/* Reads a pid from path; 0 if there is none. */
+static pid_t
+read_pid(const char *path)
+{
+	char	buf[32] = "";
+	FILE	*f = fopen(path, "r");
+
+	if (f == NULL)
+		return 0;
+	if (fgets(buf, sizeof(buf), f) == NULL)
+		buf[0] = '\0';
+	fclose(f);
+	return (pid_t)atoi(buf);
+}
+
+/* -c and -p relative to where brokerd starts, after it detached. */
+static void
+test_relative_paths(void)
+{
+	struct daemon	 d = { 0 };
+	char		 args[200], name[64], rooted[80], here[400];
+	char		 conf[1024], *out, *err;
+	pid_t		 starter, dpid;
+	long long	 t0;
+	int		 st, r;
+
+	/* The detached daemon is re-parented to us, so we can reap it. */
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0)
+		bail("PR_SET_CHILD_SUBREAPER: %s", strerror(errno));
+	d_init(&d);
+	snprintf(name, sizeof(name), "brokerd-test-%d.pid", (int)getpid());
+	snprintf(rooted, sizeof(rooted), "/%s", name);
+	snprintf(here, sizeof(here), "%s/%s", d.dir, name);
+	control_conf(conf, sizeof(conf), d.control, "0600");
+	write_text(d.conf, conf, 0644);
+	snprintf(args, sizeof(args), "-c brokerd.conf -p %s", name);
+	starter = d_exec(&d, d.dir, args);
+	t0 = now_ms();
+	while ((r = waitpid(starter, &st, WNOHANG)) == 0 &&
+	    now_ms() - t0 < 60000)
+		msleep(10);
+	if (r != starter)
+		bail("brokerd did not detach");
+	ok(WIFEXITED(st) && WEXITSTATUS(st) == 0, "brokerd -c brokerd.conf "
+	    "-p %s, detaching: started, exit 0", name);
+	dpid = read_pid(here);
+	ok(dpid > 0 && access(rooted, F_OK) != 0, "the pidfile is in the "
+	    "starting directory, not in /");
+	if (dpid <= 0 && (dpid = read_pid(rooted)) > 0)
+		diag("the pidfile went to %s", rooted);
+
+	/* The same file, changed: a command the old one did not have. */
+	snprintf(conf + strlen(conf), sizeof(conf) - strlen(conf),
+	    "commands = { marker = { argv = [ \"true\" ]; }; };\n");
+	write_text(d.conf, conf, 0644);
+	st = d_ctl(&d, "reload", &out, &err);
+	ok(st == 0 && strstr(out, "generation 2") != NULL, "RELOAD re-reads "
+	    "brokerd.conf in the starting directory (%s%s)", out, err);
+	free(out);
+	free(err);
+	{
+		char *argv[] = { getenv("BROKERCTL"), "-S", d.control, "run",
+		    "marker", NULL };
+
+		st = run_prog(argv, NULL, 0, &out, NULL, &err, 20000);
+		ok(st == 0, "and the command it added runs");
+		free(out);
+		free(err);
+	}
+	if (dpid > 0) {
+		kill(dpid, SIGTERM);
+		t0 = now_ms();
+		while ((r = waitpid(dpid, &st, WNOHANG)) == 0 &&
+		    now_ms() - t0 < 20000)
+			msleep(10);
+		if (r != dpid) {
+			kill(dpid, SIGKILL);
+			waitpid(dpid, &st, 0);
+		}
+		ok(r == dpid && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		    "the detached daemon exits 0 on SIGTERM");
+		ok(access(here, F_OK) != 0, "and removes its pidfile");
+	} else
+		skip(2, "no pid to stop the detached daemon with");
+	if (read_pid(rooted) == dpid && dpid > 0)
+		unlink(rooted);
+	d_cleanup(&d);
+}
+
 int
 main(void)
 {
@@ -335,5 +547,9 @@ main(void)
 	test_control_path();
 	test_control_reload_mode();
 	test_control_tmpname();
+	test_pidfile_tmp();
+	test_pidfile_link();
+	test_pidfile_replaced();
+	test_relative_paths();
 	return done_testing();
 }
