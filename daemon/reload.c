@@ -192,6 +192,21 @@ reload_done(struct pool_job *pj)
 		finish_waiters(0, "shutting down");
 		return;
 	}
+	/*
+	 * The drain has closed the listeners and the control socket: a
+	 * reload must not open them again.  (No drain can begin before
+	 * start-up is done: signals are handled from then on.)
+	 */
+	if (srv.draining && !initial) {
+		log_notice("reload of %s finished after the drain began; "
+		    "discarded", rj->file);
+		job_free(rj, 0);
+		running = 0;
+		again = 0;
+		TAILQ_CONCAT(&current, &next, entry);
+		finish_waiters(0, "shutting down");
+		return;
+	}
 	/* apply_listeners() already says "file:line: ...". */
 	if (rj->errs.n == 0 && apply_listeners(rj, err, sizeof(err)) != 0)
 		add_error_text(&rj->errs, err);

@@ -632,6 +632,90 @@ test_control_fd_limit(void)
 	d_cleanup(&d);
 }
 
+/*
+ * A reload that finishes while the daemon drains must not reopen what
+ * the drain closed: the config file is a FIFO, fed after SIGTERM, while
+ * a command keeps the drain going.
+ */
+static void
+test_reload_during_drain(void)
+{
+	struct daemon	 d = { 0 };
+	struct reply	 r;
+	char		 conf[1024], seen[4096] = "", *stop;
+	int		 port = free_port(), nfd = -1, bfd, fd, listening, late;
+	long long	 t0;
+
+	snprintf(conf, sizeof(conf), "listen = ( { service = \"echo\"; "
+	    "address = \"127.0.0.1\"; port = %d; }, { service = \"broker\"; "
+	    "address = \"127.0.0.1\"; port = 0; } );\nlimits = { "
+	    "shutdown_timeout_s = 20; };\ncommands = { nap = { argv = "
+	    "[\"sleep\", \"3\"]; }; };\n", port);
+#ifdef HAVE_LIBSYSTEMD
+	nfd = notify_listen(&d);
+#endif
+	if (d_start(&d, conf, "-d") != 0)
+		bail("daemon did not start");
+	unsetenv("NOTIFY_SOCKET");
+	listening = d_log_count(&d, "listening on ");
+	snprintf(conf + strlen(conf), sizeof(conf) - strlen(conf),
+	    "control = { path = \"%s\"; };\n", d.control);
+	unlink(d.conf);
+	if (mkfifo(d.conf, 0600) != 0)
+		bail("mkfifo: %s", strerror(errno));
+	kill(d.pid, SIGHUP);
+	d_log_wait(&d, "reloading ", 1, 5000);
+	bfd = tcp_connect(d.broker_port);
+	send_all(bfd, "RUN nap\nEND\n", 12);
+	while (proc_nchildren(d.pid) < 1)
+		usleep(10000);
+	kill(d.pid, SIGTERM);
+	d_log_wait(&d, "draining", 1, 5000);
+	if ((fd = open(d.conf, O_WRONLY)) < 0 ||
+	    write(fd, conf, strlen(conf)) != (ssize_t)strlen(conf))
+		bail("cannot feed the FIFO: %s", strerror(errno));
+	close(fd);
+	/* Either outcome ends the wait: the checks run while it drains. */
+	t0 = now_ms();
+	while (d_log_count(&d, "finished after the drain began; discarded") +
+	    d_log_count(&d, "reloaded configuration") == 0 &&
+	    now_ms() - t0 < 5000)
+		usleep(10000);
+	ok(d_log_count(&d, "finished after the drain began; discarded") == 1,
+	    "a reload that ends during the drain is discarded, and logged");
+	usleep(100000);
+	late = tcp_connect(port);
+	ok(late < 0 && d_log_count(&d, "listening on ") == listening,
+	    "no listener is opened again");
+	if (late >= 0)
+		close(late);
+	ok(access(d.control, F_OK) != 0, "nor the control socket");
+	is_int(read_reply(bfd, &r, 10000), 0, "the running command finishes");
+	reply_free(&r);
+	close(bfd);
+	is_int(d_stop(&d, 0, 10000), 0, "then the daemon exits 0");
+	ok(d_log_count(&d, "discarded") == 1, "the discard is logged once");
+	/* A connection the client closed as the drain ended may be listed. */
+	ok(d_log_count(&d, "resource report: fd ") == 0 &&
+	    d_log_count(&d, "still registered") == 0,
+	    "no fd or event left open at exit (debug resource report)");
+	ok(access(d.control, F_OK) != 0 && access(d.pidfile, F_OK) != 0,
+	    "no socket file or pidfile left");
+#ifdef HAVE_LIBSYSTEMD
+	notify_collect(nfd, seen, sizeof(seen), 500);
+	stop = strstr(seen, "STOPPING=1");
+	ok(stop != NULL && strstr(stop, "READY=1") == NULL,
+	    "no READY=1 after STOPPING=1 (%s)", seen);
+	close(nfd);
+#else
+	(void)seen;
+	(void)stop;
+	skip(1, "built without libsystemd");
+#endif
+	unlink(d.conf);
+	d_cleanup(&d);
+}
+
 static void
 test_systemd(void)
 {
@@ -714,6 +798,7 @@ main(void)
 	test_drain();
 	test_control_socket();
 	test_control_fd_limit();
+	test_reload_during_drain();
 	test_systemd();
 	test_unit_verify();
 	return done_testing();
