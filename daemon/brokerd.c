@@ -412,6 +412,7 @@ shutdown_all(int report)
 		pool_shutdown(!srv.draining ? 1000 : left > 0 ? (int)left : 0);
 	}
 	dfnative_shutdown();
+	reload_shutdown();
 	notify_shutdown();
 	if (drain_tick != NULL)
 		event_free(drain_tick);
