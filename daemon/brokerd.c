@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -394,11 +395,31 @@ report_open(struct report *r)
 	pool_foreach_job(report_job, r);
 }
 
+/*
+ * From the end of the loop to exit, termination signals stay blocked:
+ * their events are freed below, and the default action would kill us
+ * with the pidfile still there.  Exit discards what is pending.
+ */
+static void
+block_signals(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
+		log_warnx("cannot block signals for the shutdown");
+}
+
 static void
 shutdown_all(int report)
 {
 	struct report r = { 0 };
 
+	block_signals();
 	if (report && srv.base != NULL)
 		report_open(&r);
 	listen_free_all(&srv.listeners);
@@ -462,6 +483,12 @@ startup_done(int ok)
 		event_base_loopbreak(srv.base);
 		return;
 	}
+	/* First: a signal from here on drains instead of killing us. */
+	for (i = 0; i < sizeof(signums) / sizeof(signums[0]); i++) {
+		sigs[i] = evsignal_new(srv.base, signums[i], cbs[i], NULL);
+		if (sigs[i] == NULL || evsignal_add(sigs[i], NULL) != 0)
+			fatalx("cannot handle signal %d", signums[i]);
+	}
 	if ((r = control_open(srv.cfg, err, sizeof(err))) != 0) {
 		if (r == CONTROL_LIVE) {
 			log_err("control socket: %s", err);
@@ -477,10 +504,6 @@ startup_done(int ok)
 		exit_status = 1;
 		event_base_loopbreak(srv.base);
 		return;
-	}
-	for (i = 0; i < sizeof(signums) / sizeof(signums[0]); i++) {
-		sigs[i] = evsignal_new(srv.base, signums[i], cbs[i], NULL);
-		evsignal_add(sigs[i], NULL);
 	}
 	notify_init(srv.base);
 	notify_ready();

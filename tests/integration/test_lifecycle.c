@@ -716,6 +716,80 @@ test_reload_during_drain(void)
 	d_cleanup(&d);
 }
 
+struct spammer {
+	pid_t		 pid;
+	int		 stop;		/* atomic */
+	unsigned long	 sent;
+};
+
+static void *
+spam(void *arg)
+{
+	struct spammer *s = arg;
+
+	while (!__atomic_load_n(&s->stop, __ATOMIC_RELAXED)) {
+		kill(s->pid, SIGTERM);
+		s->sent++;
+	}
+	return NULL;
+}
+
+/*
+ * SIGTERM after SIGTERM, from the drain to the very end: every one is
+ * handled (exit 0, pidfile and socket removed), none kills the daemon
+ * with the default action.  Ten rounds: the window was short (a third
+ * of the rounds hit it).
+ */
+static void
+test_signals_until_exit(void)
+{
+	enum { ROUNDS = 10 };
+	struct daemon	 d;
+	struct spammer	 sp;
+	pthread_t	 th;
+	siginfo_t	 si;
+	char		 conf[1024];
+	int		 round, good = 0, st;
+	long long	 t0;
+
+	snprintf(conf, sizeof(conf), BASE, 10);
+	for (round = 0; round < ROUNDS; round++) {
+		memset(&d, 0, sizeof(d));
+		if (d_start(&d, conf, NULL) != 0)
+			bail("daemon did not start");
+		/* The loop runs: its signal events are in place. */
+		if (!echo_roundtrip(d.echo_port, "up"))
+			bail("daemon does not serve");
+		memset(&sp, 0, sizeof(sp));
+		sp.pid = d.pid;
+		pthread_create(&th, NULL, spam, &sp);
+		/* Stop before reaping it: its pid must not be reused. */
+		t0 = now_ms();
+		do {
+			memset(&si, 0, sizeof(si));
+			if (waitid(P_PID, (id_t)d.pid, &si, WEXITED | WNOHANG |
+			    WNOWAIT) == 0 && si.si_pid == d.pid)
+				break;
+			usleep(1000);
+		} while (now_ms() - t0 < 30000);
+		__atomic_store_n(&sp.stop, 1, __ATOMIC_RELAXED);
+		pthread_join(th, NULL);
+		st = d_stop(&d, SIGKILL, 5000);
+		if (st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0 &&
+		    access(d.pidfile, F_OK) != 0 && access(d.control, F_OK) != 0)
+			good++;
+		else
+			diag("round %d: status 0x%x (%s %d), %lu SIGTERMs", round,
+			    st, WIFSIGNALED(st) ? "signal" : "exit",
+			    WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st),
+			    sp.sent);
+		d_cleanup(&d);
+	}
+	is_int(good, ROUNDS, "SIGTERMs sent without pause until the daemon "
+	    "is gone: exit 0, pidfile and socket removed, %d of %d rounds",
+	    good, ROUNDS);
+}
+
 static void
 test_systemd(void)
 {
@@ -799,6 +873,7 @@ main(void)
 	test_control_socket();
 	test_control_fd_limit();
 	test_reload_during_drain();
+	test_signals_until_exit();
 	test_systemd();
 	test_unit_verify();
 	return done_testing();
