@@ -29,6 +29,7 @@
 #include "daemon/control.h"
 #include "daemon/dfnative.h"
 #include "daemon/notify.h"
+#include "daemon/orphans.h"
 #include "daemon/pidfile.h"
 #include "daemon/pool.h"
 #include "daemon/reload.h"
@@ -612,6 +613,8 @@ brokerd_main(int argc, char *argv[])
 	log_info("brokerd %s starting, libevent %s (%s backend)",
 	    PACKAGE_VERSION, event_get_version(),
 	    event_base_get_method(srv.base));
+	/* What commands leave behind becomes ours to kill and reap. */
+	(void)orphans_init();
 	listen_init(srv.base, conn_accept);
 	control_init(conn_accept_control);
 	child_init(srv.base);

@@ -14,6 +14,7 @@ daemon_libbrokerd_a_SOURCES = \
 	daemon/echo.c \
 	daemon/listen.c daemon/listen.h \
 	daemon/notify.c daemon/notify.h \
+	daemon/orphans.c daemon/orphans.h \
 	daemon/pidfile.c daemon/pidfile.h \
 	daemon/pool.c daemon/pool.h \
 	daemon/reload.c daemon/reload.h \

@@ -790,6 +790,97 @@ test_signals_until_exit(void)
 	    good, ROUNDS);
 }
 
+/*
+ * A grandchild that calls setsid leaves its command's process group; as
+ * a subreaper brokerd still gets it, and kills it once every command
+ * that may have left it has ended, not before.
+ */
+static void
+test_orphans(void)
+{
+	struct daemon	 d = { 0 };
+	struct reply	 r;
+	char		 conf[2048], buf[256], *nl;
+	int		 afd, bfd, state, gone;
+	pid_t		 orphan = 0;
+	long long	 t0;
+	ssize_t		 n;
+	size_t		 have = 0;
+
+	/* The pause lets setsid run before the leader's group is killed. */
+	snprintf(conf, sizeof(conf), BASE "commands = {\n"
+	    "  escape = { argv = [\"sh\", \"-c\", \"setsid sleep 300 "
+	    "</dev/null >/dev/null 2>&1 & sleep 0.5; echo $!\"]; };\n"
+	    "  keeper = { argv = [\"sh\", \"-c\", \"sh -c 'setsid sleep 300 "
+	    "</dev/null >/dev/null 2>&1 & sleep 0.5; echo $!'; sleep 2; "
+	    "echo done\"]; };\n"
+	    "  quick = { argv = [\"true\"]; };\n};\n", 10);
+	if (d_start(&d, conf, NULL) != 0)
+		bail("daemon did not start");
+
+	afd = tcp_connect(d.broker_port);
+	send_all(afd, "RUN escape\nEND\n", 15);
+	read_reply(afd, &r, 10000);
+	orphan = r.code == 0 ? (pid_t)atoi(r.data) : 0;
+	reply_free(&r);
+	t0 = now_ms();
+	while (orphan > 0 && (state = proc_state(orphan)) != '?' &&
+	    now_ms() - t0 < 5000)
+		usleep(10000);
+	gone = orphan > 0 && proc_state(orphan) == '?';
+	ok(gone, "a grandchild that called setsid is killed and reaped once "
+	    "its command ended (%lld ms)", now_ms() - t0);
+	if (orphan > 0 && !gone)
+		kill(orphan, SIGKILL);
+	ok(d_log_count(&d, "left behind by a command that ended") == 1,
+	    "its killing is logged");
+
+	/* An orphan whose command still runs is left alone meanwhile. */
+	send_all(afd, "RUN keeper\nEND\n", 15);
+	t0 = now_ms();
+	while ((nl = memchr(buf, '\n', have)) == NULL ||
+	    (nl = memchr(nl + 1, '\n', have - (size_t)(nl + 1 - buf))) == NULL) {
+		if (now_ms() - t0 > 10000 || have == sizeof(buf))
+			break;
+		n = read(afd, buf + have, sizeof(buf) - have);
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+	}
+	/* "DATA n\nPID\n" */
+	orphan = nl != NULL ? (pid_t)atoi(strchr(buf, '\n') + 1) : 0;
+	bfd = tcp_connect(d.broker_port);
+	send_all(bfd, "RUN quick\nEND\n", 14);
+	is_int(read_reply(bfd, &r, 10000), 0, "another command ends meanwhile");
+	reply_free(&r);
+	close(bfd);
+	usleep(200000);
+	state = orphan > 0 ? proc_state(orphan) : '?';
+	ok(state != '?' && state != 'Z', "the orphan of a command still "
+	    "running is not killed when another one ends (state %c)", state);
+	read_reply(afd, &r, 10000);
+	ok(r.code == 0 && strstr(r.data, "done") != NULL, "its command "
+	    "finishes");
+	reply_free(&r);
+	t0 = now_ms();
+	while (orphan > 0 && proc_state(orphan) != '?' &&
+	    now_ms() - t0 < 5000)
+		usleep(10000);
+	gone = orphan > 0 && proc_state(orphan) == '?';
+	ok(gone, "then the orphan is killed and reaped (%lld ms)",
+	    now_ms() - t0);
+	if (orphan > 0 && !gone)
+		kill(orphan, SIGKILL);
+	request(afd, "STATS", &r);
+	is_int(stat_value(r.data, "orphans_killed"), 2,
+	    "STATS orphans_killed counts both");
+	reply_free(&r);
+	close(afd);
+	is_int(proc_nchildren(d.pid), 0, "no child or zombie left");
+	is_int(d_stop(&d, SIGTERM, 10000), 0, "exit 0");
+	d_cleanup(&d);
+}
+
 static void
 test_systemd(void)
 {
@@ -874,6 +965,7 @@ main(void)
 	test_control_fd_limit();
 	test_reload_during_drain();
 	test_signals_until_exit();
+	test_orphans();
 	test_systemd();
 	test_unit_verify();
 	return done_testing();
