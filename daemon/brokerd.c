@@ -10,7 +10,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -27,6 +29,8 @@
 #include "daemon/control.h"
 #include "daemon/dfnative.h"
 #include "daemon/notify.h"
+#include "daemon/orphans.h"
+#include "daemon/pidfile.h"
 #include "daemon/pool.h"
 #include "daemon/reload.h"
 #include "daemon/server.h"
@@ -38,8 +42,7 @@
 struct server	srv;
 struct stats	stats;
 
-static const char	*pidfile;
-static int		 pidfile_written;
+static char		*pidfile;		/* absolute */
 static int		 ready_fd = -1;
 static struct event	*sigs[5];
 
@@ -126,47 +129,6 @@ daemonize_finish(void)
 	(void)!write(ready_fd, &status, 1);
 	close(ready_fd);
 	ready_fd = -1;
-}
-
-static int
-pidfile_write(const char *path)
-{
-	char	tmp[4096], buf[32];
-	int	fd, n;
-
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", path,
-	    (long)getpid()) >= sizeof(tmp)) {
-		log_err("pidfile path too long: %s", path);
-		return -1;
-	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		log_err("cannot create pidfile %s: %s", tmp, strerror(errno));
-		return -1;
-	}
-	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-	if (write_all(fd, buf, (size_t)n) < 0 || close(fd) != 0) {
-		log_err("cannot write pidfile %s: %s", tmp, strerror(errno));
-		unlink(tmp);
-		return -1;
-	}
-	/* rename(2) is atomic: readers see no pidfile or a whole one. */
-	if (rename(tmp, path) != 0) {
-		log_err("cannot rename %s to %s: %s", tmp, path,
-		    strerror(errno));
-		unlink(tmp);
-		return -1;
-	}
-	pidfile_written = 1;
-	return 0;
-}
-
-static void
-pidfile_remove(void)
-{
-	if (pidfile_written && unlink(pidfile) != 0 && errno != ENOENT)
-		log_warn("cannot remove pidfile %s", pidfile);
-	pidfile_written = 0;
 }
 
 static void	drain_begin(void);
@@ -280,6 +242,26 @@ drain_begin(void)
 	drain_deadline = evtimer_new(srv.base, drain_expire_cb, NULL);
 	event_add(drain_tick, &tick);
 	evtimer_add(drain_deadline, &dl);
+}
+
+/*
+ * A path as given, made absolute against the directory we start in: the
+ * daemon later changes to /, and a reload must read the same file.
+ * Symbolic links are kept as they are, to be followed at each use.
+ */
+static char *
+absolute_path(const char *path)
+{
+	char	cwd[PATH_MAX], *abs;
+
+	if (path[0] == '/')
+		return xstrdup(path);
+	if (getcwd(cwd, sizeof(cwd)) == NULL)
+		fatal("cannot make %s absolute: getcwd", path);
+	if (asprintf(&abs, "%s%s%s", cwd, strcmp(cwd, "/") == 0 ? "" : "/",
+	    path) < 0)
+		fatal("asprintf");
+	return abs;
 }
 
 static int
@@ -414,11 +396,31 @@ report_open(struct report *r)
 	pool_foreach_job(report_job, r);
 }
 
+/*
+ * From the end of the loop to exit, termination signals stay blocked:
+ * their events are freed below, and the default action would kill us
+ * with the pidfile still there.  Exit discards what is pending.
+ */
+static void
+block_signals(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
+		log_warnx("cannot block signals for the shutdown");
+}
+
 static void
 shutdown_all(int report)
 {
 	struct report r = { 0 };
 
+	block_signals();
 	if (report && srv.base != NULL)
 		report_open(&r);
 	listen_free_all(&srv.listeners);
@@ -432,6 +434,7 @@ shutdown_all(int report)
 		pool_shutdown(!srv.draining ? 1000 : left > 0 ? (int)left : 0);
 	}
 	dfnative_shutdown();
+	reload_shutdown();
 	notify_shutdown();
 	if (drain_tick != NULL)
 		event_free(drain_tick);
@@ -460,6 +463,7 @@ shutdown_all(int report)
 }
 
 static int	exit_status;
+static char	*config_file;	/* absolute */
 
 static void
 startup_done(int ok)
@@ -480,6 +484,12 @@ startup_done(int ok)
 		event_base_loopbreak(srv.base);
 		return;
 	}
+	/* First: a signal from here on drains instead of killing us. */
+	for (i = 0; i < sizeof(signums) / sizeof(signums[0]); i++) {
+		sigs[i] = evsignal_new(srv.base, signums[i], cbs[i], NULL);
+		if (sigs[i] == NULL || evsignal_add(sigs[i], NULL) != 0)
+			fatalx("cannot handle signal %d", signums[i]);
+	}
 	if ((r = control_open(srv.cfg, err, sizeof(err))) != 0) {
 		if (r == CONTROL_LIVE) {
 			log_err("control socket: %s", err);
@@ -496,10 +506,6 @@ startup_done(int ok)
 		event_base_loopbreak(srv.base);
 		return;
 	}
-	for (i = 0; i < sizeof(signums) / sizeof(signums[0]); i++) {
-		sigs[i] = evsignal_new(srv.base, signums[i], cbs[i], NULL);
-		evsignal_add(sigs[i], NULL);
-	}
 	notify_init(srv.base);
 	notify_ready();
 	daemonize_finish();
@@ -511,7 +517,7 @@ brokerd_main(int argc, char *argv[])
 {
 	struct config_errors	 errs = { NULL, 0 };
 	const char		*file = SYSCONFDIR "/brokerd/brokerd.conf";
-	const char		*delay, *env;
+	const char		*delay, *env, *pidarg = NULL;
 	int			 ch, test = 0, debug = 0, foreground = 0;
 	size_t			 i;
 
@@ -529,7 +535,7 @@ brokerd_main(int argc, char *argv[])
 		case 'h':
 			usage(0);
 		case 'p':
-			pidfile = optarg;
+			pidarg = optarg;
 			break;
 		case 't':
 			test = 1;
@@ -549,14 +555,18 @@ brokerd_main(int argc, char *argv[])
 	sanitize_stdio();
 	log_init("brokerd", foreground, LOG_DAEMON);
 	log_setstartup(1);
-	srv.cfg = config_load(file, &errs);
+	srv.config_file = config_file = absolute_path(file);
+	if (pidarg != NULL)
+		pidfile = absolute_path(pidarg);
+	srv.cfg = config_load(srv.config_file, &errs);
 	if (srv.cfg == NULL) {
 		for (i = 0; i < errs.n; i++)
 			log_err("%s", errs.msg[i]);
 		config_errors_free(&errs);
+		free(config_file);
+		free(pidfile);
 		return 1;
 	}
-	srv.config_file = file;
 	srv.debug = debug || srv.cfg->debug;
 	srv.foreground = foreground;
 	srv.generation = 1;
@@ -603,8 +613,10 @@ brokerd_main(int argc, char *argv[])
 	log_info("brokerd %s starting, libevent %s (%s backend)",
 	    PACKAGE_VERSION, event_get_version(),
 	    event_base_get_method(srv.base));
+	/* What commands leave behind becomes ours to kill and reap. */
+	(void)orphans_init();
 	listen_init(srv.base, conn_accept);
-	control_init(srv.base, conn_accept_control);
+	control_init(conn_accept_control);
 	child_init(srv.base);
 	dfnative_init(srv.base);
 	if (srv.debug && (delay = getenv("BROKERD_TEST_STATVFS_DELAY")) &&
@@ -626,5 +638,8 @@ brokerd_main(int argc, char *argv[])
 	shutdown_all(srv.debug);
 	if (exit_status == 0)
 		log_info("exited cleanly");
+	srv.config_file = NULL;
+	free(config_file);
+	free(pidfile);
 	return exit_status;
 }

@@ -22,6 +22,7 @@
 #include "common/util.h"
 #include "daemon/bufio.h"
 #include "daemon/command.h"
+#include "daemon/orphans.h"
 #include "daemon/stats.h"
 #include "daemon/watch.h"
 
@@ -32,6 +33,7 @@
 struct child {
 	LIST_ENTRY(child)	 entry;
 	pid_t			 pid;
+	unsigned long long	 seq;		/* in order of spawning */
 	char			*name;
 	char			 ctx[128];
 	long long		 started_ms;
@@ -60,6 +62,7 @@ struct child {
 static LIST_HEAD(, child)	 children = LIST_HEAD_INITIALIZER(children);
 static struct event_base	*cbase;
 static unsigned			 nrunning;
+static unsigned long long	 next_seq = 1;
 
 extern char **environ;
 
@@ -527,6 +530,7 @@ child_spawn(const struct command_spec *spec, const char *ctx, int timeout_s,
 
 	c = xcalloc(1, sizeof(*c));
 	c->pid = pid;
+	c->seq = next_seq++;
 	c->name = xstrdup(spec->name);
 	snprintf(c->ctx, sizeof(c->ctx), "%s", ctx);
 	c->started_ms = mono_ms();
@@ -575,12 +579,39 @@ fail_fds:
 	return NULL;
 }
 
+/* A command's leader, not reaped yet: its pid is still its own. */
+static int
+child_known(pid_t pid)
+{
+	struct child *c;
+
+	LIST_FOREACH(c, &children, entry)
+		if (c->pid == pid && !c->reaped)
+			return 1;
+	return 0;
+}
+
+/* The oldest command whose leader is unreaped, or the next one. */
+static unsigned long long
+oldest_running(void)
+{
+	struct child		*c;
+	unsigned long long	 oldest = next_seq;
+
+	LIST_FOREACH(c, &children, entry)
+		if (!c->reaped && c->seq < oldest)
+			oldest = c->seq;
+	return oldest;
+}
+
 void
 children_reap(void)
 {
 	struct child	*c, *next;
 	siginfo_t	 si;
 
+	/* Before the leaders are reaped: what they left counts as theirs. */
+	orphans_scan(child_known, next_seq);
 	for (c = LIST_FIRST(&children); c != NULL; c = next) {
 		next = LIST_NEXT(c, entry);
 		if (c->reaped)
@@ -608,6 +639,7 @@ children_reap(void)
 		}
 		child_finish_check(c);
 	}
+	orphans_reap(oldest_running());
 }
 
 void
@@ -656,4 +688,5 @@ children_shutdown(void)
 		c->arg = NULL;
 		child_free(c);
 	}
+	orphans_shutdown(child_known);
 }

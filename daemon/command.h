@@ -68,7 +68,7 @@ const char *child_stderr_line(const struct child *);
 void	 children_reap(void);
 /* Shutdown: signal every child's group. */
 void	 children_signal(int sig);
-/* Exit: kill and reap every child, free them all. */
+/* Exit: kill and reap every child and orphan, free them all. */
 void	 children_shutdown(void);
 unsigned children_running(void);
 void	 children_foreach(void (*fn)(pid_t, const char *name, long long age_ms,

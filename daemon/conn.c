@@ -270,7 +270,7 @@ conn_close(struct conn *c)
 	stats.bytes_in += c->bytes_in;
 	stats.bytes_out += c->bytes_out;
 	/* A paused listener may be waiting for exactly this fd. */
-	listen_resume(&srv.listeners);
+	listen_resume();
 	watch_defer_free(c, conn_free);
 }
 

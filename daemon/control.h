@@ -2,24 +2,28 @@
 #ifndef BROKERD_CONTROL_H
 #define BROKERD_CONTROL_H
 
-#include <event2/event.h>
+#include <event2/util.h>
 
 #include "daemon/config.h"
 
 /* Peer names a control connection in logs: "control uid 0 pid 42". */
 typedef void (*control_accept_fn)(evutil_socket_t, const char *peer);
 
-void	control_init(struct event_base *, control_accept_fn);
+void	control_init(control_accept_fn);
 #define CONTROL_LIVE	(-2)
 
 /*
  * Opens cfg's control socket.  CONTROL_LIVE if another daemon answers
- * there (a live socket is never stolen), -1 if it cannot be created.
+ * there (a live socket is never stolen), -1 if it cannot be created or
+ * its directory is not safe (see safepath_dir_open), or something other
+ * than a socket is at the path.
  */
 int	control_open(const struct config *, char *err, size_t errlen);
 /*
  * A new path: opens it, then closes the old one (kept on failure).  The
- * same path: mode and group are changed in place.
+ * same path: mode and group are changed in place, on the inode we made,
+ * never through a name that may lead elsewhere by now.  No socket yet
+ * (disabled): tries to open one, logging a failure without returning it.
  */
 int	control_reconcile(const struct config *, char *err, size_t errlen);
 /* Stops accepting and removes the socket file if it is still ours. */

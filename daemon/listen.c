@@ -28,6 +28,8 @@
 
 static struct event_base	*lbase;
 static listen_accept_fn		 accept_fn;
+static LIST_HEAD(, listener)	 all_listeners =
+    LIST_HEAD_INITIALIZER(all_listeners);
 static long long		 last_emfile_log_ms = -EMFILE_LOG_S * 1000LL;
 static unsigned long long	 emfile_suppressed;
 
@@ -51,7 +53,7 @@ listener_accept(struct evconnlistener *lev, evutil_socket_t fd,
 	struct listener *l = arg;
 
 	(void)lev;
-	accept_fn(l->service, fd, sa, len);
+	l->accept(l->service, fd, sa, len);
 }
 WATCH_LISTENER_CB(listener_accept_cb, listener_accept, listener_ctx)
 
@@ -102,6 +104,42 @@ listener_error(struct evconnlistener *lev, void *arg)
 		emfile_suppressed++;
 }
 WATCH_LISTENER_ERR_CB(listener_error_cb, listener_error, listener_ctx)
+
+/* Backlog 0 below: fd is already listening (SOMAXCONN, or systemd's). */
+static int
+listener_attach(struct listener *l, evutil_socket_t fd, unsigned flags)
+{
+	/* The timer first: a failure leaves fd open and the caller's. */
+	if ((l->backoff = evtimer_new(lbase, listener_backoff_cb, l)) == NULL)
+		return -1;
+	l->lev = evconnlistener_new(lbase, listener_accept_cb, l,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC | flags, 0, fd);
+	if (l->lev == NULL) {
+		event_free(l->backoff);
+		return -1;
+	}
+	evconnlistener_set_error_cb(l->lev, listener_error_cb);
+	LIST_INSERT_HEAD(&all_listeners, l, all);
+	return 0;
+}
+
+struct listener *
+listen_wrap(evutil_socket_t fd, enum service service, const char *name,
+    listen_accept_fn fn)
+{
+	struct listener *l = xcalloc(1, sizeof(*l));
+
+	l->service = service;
+	l->address = xstrdup(name);
+	l->accept = fn;
+	str_escape(l->name, sizeof(l->name), name, strlen(name), 200);
+	if (listener_attach(l, fd, 0) != 0) {
+		free(l->address);
+		free(l);
+		return NULL;
+	}
+	return l;
+}
 
 static int
 bind_one(const struct sockaddr *sa, socklen_t salen, char *err, size_t errlen)
@@ -314,17 +352,14 @@ listen_bind(const struct listen_spec *spec, const struct listen_addrs *addrs,
 		l->address = xstrdup(spec->address);
 		l->port = spec->port;
 		l->adopted = adopted;
+		l->accept = accept_fn;
 		sslen = sizeof(ss);
 		if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == 0)
 			addr_format((struct sockaddr *)&ss, sslen, l->name,
 			    sizeof(l->name));
 		else
 			snprintf(l->name, sizeof(l->name), "%s", name);
-		/* Backlog 0: already listening (SOMAXCONN, or systemd's). */
-		l->lev = evconnlistener_new(lbase, listener_accept_cb, l,
-		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC |
-		    LEV_OPT_DISABLED, 0, fd);
-		if (l->lev == NULL) {
+		if (listener_attach(l, fd, LEV_OPT_DISABLED) != 0) {
 			snprintf(err, errlen, "evconnlistener for %s failed",
 			    name);
 			close(fd);
@@ -332,8 +367,6 @@ listen_bind(const struct listen_spec *spec, const struct listen_addrs *addrs,
 			free(l);
 			goto fail;
 		}
-		evconnlistener_set_error_cb(l->lev, listener_error_cb);
-		l->backoff = evtimer_new(lbase, listener_backoff_cb, l);
 		TAILQ_INSERT_TAIL(&opened, l, entry);
 		if (adopted)
 			log_info("adopted socket %s from systemd (%s)",
@@ -368,6 +401,7 @@ listen_enable(struct listener_list *list)
 void
 listen_free(struct listener *l)
 {
+	LIST_REMOVE(l, all);
 	evconnlistener_free(l->lev);
 	event_free(l->backoff);
 	free(l->address);
@@ -386,11 +420,11 @@ listen_free_all(struct listener_list *list)
 }
 
 void
-listen_resume(struct listener_list *list)
+listen_resume(void)
 {
 	struct listener *l;
 
-	TAILQ_FOREACH(l, list, entry)
+	LIST_FOREACH(l, &all_listeners, all)
 		if (l->paused) {
 			l->paused = 0;
 			evtimer_del(l->backoff);

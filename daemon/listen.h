@@ -1,4 +1,8 @@
-/* Listening sockets: open per config entry, reconcile, back off on EMFILE. */
+/*
+ * Listening sockets: open per config entry, reconcile, back off on EMFILE.
+ * The control socket is a listener too (listen_wrap), so every listener
+ * pauses and retries the same way when accept() fails.
+ */
 #ifndef BROKERD_LISTEN_H
 #define BROKERD_LISTEN_H
 
@@ -13,12 +17,16 @@
 typedef void (*listen_accept_fn)(enum service, evutil_socket_t,
     const struct sockaddr *, int);
 
+#define LISTEN_NAMELEN	256
+
 struct listener {
 	TAILQ_ENTRY(listener)	 entry;
+	LIST_ENTRY(listener)	 all;		/* every open listener */
 	enum service		 service;
 	char			*address;	/* as configured */
 	int			 port;		/* as configured */
-	char			 name[ADDR_STRLEN]; /* as bound */
+	char			 name[LISTEN_NAMELEN]; /* as bound, escaped */
+	listen_accept_fn	 accept;
 	struct evconnlistener	*lev;
 	struct event		*backoff;
 	int			 paused;
@@ -52,9 +60,16 @@ int	listen_adopt_init(void);
 void	listen_adopt_finish(void);
 /* Enables and logs "listening on ..." for each. */
 void	listen_enable(struct listener_list *);
+/*
+ * Takes fd, a socket already listening, as an enabled listener whose
+ * connections go to fn rather than to listen_init's; name is escaped.
+ * NULL if libevent cannot take it (fd is then still the caller's).
+ */
+struct listener *listen_wrap(evutil_socket_t fd, enum service,
+	    const char *name, listen_accept_fn fn);
 void	listen_free(struct listener *);
 void	listen_free_all(struct listener_list *);
-/* A connection closed: give paused listeners another chance now. */
-void	listen_resume(struct listener_list *);
+/* A connection closed: give every paused listener another chance now. */
+void	listen_resume(void);
 
 #endif

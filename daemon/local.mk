@@ -14,8 +14,11 @@ daemon_libbrokerd_a_SOURCES = \
 	daemon/echo.c \
 	daemon/listen.c daemon/listen.h \
 	daemon/notify.c daemon/notify.h \
+	daemon/orphans.c daemon/orphans.h \
+	daemon/pidfile.c daemon/pidfile.h \
 	daemon/pool.c daemon/pool.h \
 	daemon/reload.c daemon/reload.h \
+	daemon/safepath.c daemon/safepath.h \
 	daemon/server.h \
 	daemon/session.c \
 	daemon/stats.c daemon/stats.h \

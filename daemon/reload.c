@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/event.h>
+
 #include "common/log.h"
 #include "daemon/control.h"
 #include "daemon/listen.h"
@@ -29,6 +31,9 @@ struct reload_job {
 
 static struct waiter_list	current = TAILQ_HEAD_INITIALIZER(current);
 static struct waiter_list	next = TAILQ_HEAD_INITIALIZER(next);
+/* Refused at once (queue full): answered from the loop, not the caller. */
+static struct waiter_list	refused = TAILQ_HEAD_INITIALIZER(refused);
+static struct event		*refused_ev;
 static int			running, again;
 
 static void	reload_start(void);
@@ -166,15 +171,68 @@ apply_settings(const struct config *cfg)
 }
 
 static void
-finish_waiters(int ok, const char *errors)
+finish_list(struct waiter_list *list, int ok, const char *errors)
 {
 	struct reload_waiter *w;
 
-	while ((w = TAILQ_FIRST(&current)) != NULL) {
-		TAILQ_REMOVE(&current, w, entry);
+	/* A waiter may queue itself again: take one at a time. */
+	while ((w = TAILQ_FIRST(list)) != NULL) {
+		TAILQ_REMOVE(list, w, entry);
 		w->queued = 0;
 		w->fn(ok, srv.generation, errors, w->arg);
 	}
+}
+
+static void
+finish_waiters(int ok, const char *errors)
+{
+	finish_list(&current, ok, errors);
+}
+
+/*
+ * Answers the reloads refused because the queue was full.  A waiter that
+ * asks again at once lands on a fresh list, answered on the next turn of
+ * the loop: a pipelined run of refused RELOADs loops, never recurses.
+ */
+static void
+refused_answer(evutil_socket_t fd, short what, void *arg)
+{
+	struct waiter_list list = TAILQ_HEAD_INITIALIZER(list);
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	TAILQ_CONCAT(&list, &refused, entry);
+	finish_list(&list, 0, "the worker queue is full");
+}
+WATCH_EVENT_CB(refused_answer_cb, refused_answer, NULL)
+
+static void
+refuse_waiters(void)
+{
+	struct timeval tv = { 0, 0 };
+
+	if (TAILQ_EMPTY(&current))
+		return;
+	if (refused_ev == NULL &&
+	    (refused_ev = evtimer_new(srv.base, refused_answer_cb, NULL)) ==
+	    NULL) {
+		/* Cannot defer: answer now (one level of recursion each). */
+		finish_waiters(0, "the worker queue is full");
+		return;
+	}
+	TAILQ_CONCAT(&refused, &current, entry);
+	evtimer_add(refused_ev, &tv);
+}
+
+void
+reload_shutdown(void)
+{
+	if (refused_ev != NULL) {
+		event_free(refused_ev);
+		refused_ev = NULL;
+	}
+	finish_list(&refused, 0, "shutting down");
 }
 
 static void
@@ -189,6 +247,21 @@ reload_done(struct pool_job *pj)
 	if (pj->abandoned) {
 		job_free(rj, initial);
 		running = 0;
+		finish_waiters(0, "shutting down");
+		return;
+	}
+	/*
+	 * The drain has closed the listeners and the control socket: a
+	 * reload must not open them again.  (No drain can begin before
+	 * start-up is done: signals are handled from then on.)
+	 */
+	if (srv.draining && !initial) {
+		log_notice("reload of %s finished after the drain began; "
+		    "discarded", rj->file);
+		job_free(rj, 0);
+		running = 0;
+		again = 0;
+		TAILQ_CONCAT(&current, &next, entry);
 		finish_waiters(0, "shutting down");
 		return;
 	}
@@ -258,7 +331,7 @@ submit(struct reload_job *rj)
 		if (!rj->initial) {
 			stats.reloads_failed++;
 			notify_ready();
-			finish_waiters(0, "the worker queue is full");
+			refuse_waiters();
 		}
 		job_free(rj, rj->initial);
 	}
@@ -308,19 +381,24 @@ reload_request(struct reload_waiter *w)
 	reload_start();
 }
 
-void
-reload_cancel(struct reload_waiter *w)
+static int
+list_remove(struct waiter_list *list, struct reload_waiter *w)
 {
 	struct reload_waiter *x;
 
-	if (!w->queued)
-		return;
-	TAILQ_FOREACH(x, &current, entry)
+	TAILQ_FOREACH(x, list, entry)
 		if (x == w) {
-			TAILQ_REMOVE(&current, w, entry);
+			TAILQ_REMOVE(list, w, entry);
 			w->queued = 0;
-			return;
+			return 1;
 		}
-	TAILQ_REMOVE(&next, w, entry);
-	w->queued = 0;
+	return 0;
+}
+
+void
+reload_cancel(struct reload_waiter *w)
+{
+	if (w->queued && !list_remove(&current, w) &&
+	    !list_remove(&refused, w))
+		list_remove(&next, w);
 }

@@ -3,6 +3,8 @@
  * addresses resolved in the worker pool; the loop thread then binds new
  * listeners first, and only if all of that worked swaps the snapshot in.
  * SIGHUPs coalesce, but one that arrives during a reload causes another.
+ * A waiter is never called back from inside reload_request(); a reload
+ * that ends after the drain began is discarded.
  */
 #ifndef BROKERD_RELOAD_H
 #define BROKERD_RELOAD_H
@@ -27,5 +29,7 @@ void	reload_start_initial(struct config *cfg, void (*done)(int ok));
 void	reload_request(struct reload_waiter *w);
 void	reload_cancel(struct reload_waiter *w);
 int	reload_busy(void);
+/* Exit: answers waiters still due an answer, frees what is left. */
+void	reload_shutdown(void);
 
 #endif

@@ -69,7 +69,7 @@ stats_report(void (*emit)(const char *, const char *, void *), void *arg)
 	struct pool_stats	 ps;
 	struct listener		*l;
 	struct child_emit	 ce = { emit, arg, 0 };
-	char			 key[64], val[160];
+	char			 key[64], val[320];
 	size_t			 i;
 	int			 n = 0;
 

@@ -16,6 +16,7 @@
 	X(children_spawned)						\
 	X(children_failed)						\
 	X(children_killed)						\
+	X(orphans_killed)						\
 	X(reloads_ok)							\
 	X(reloads_failed)
 

@@ -14,11 +14,13 @@ TEST_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(LIBCONFIG_CFLAGS)
 TEST_LIBS = tests/libtap.a $(BROKERD_LIBS)
 
 UNIT_TESTS = tests/unit/test_config tests/unit/test_proto \
-	tests/unit/test_dfparse tests/unit/test_pool tests/unit/test_dfnative
+	tests/unit/test_dfparse tests/unit/test_pool tests/unit/test_dfnative \
+	tests/unit/test_reload
 INTEGRATION_TESTS = tests/integration/test_echo \
 	tests/integration/test_cli tests/integration/test_broker \
 	tests/integration/test_lifecycle tests/integration/test_health \
-	tests/integration/test_abuse tests/integration/test_brokerctl
+	tests/integration/test_abuse tests/integration/test_brokerctl \
+	tests/integration/test_files
 
 # Shell tests, run as they are (#! line): no LOG_COMPILER.
 UNIT_SH_TESTS = tests/unit/test_completion.sh
@@ -39,6 +41,8 @@ tests_unit_test_pool_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_pool_LDADD = $(TEST_LIBS)
 tests_unit_test_dfnative_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_dfnative_LDADD = $(TEST_LIBS)
+tests_unit_test_reload_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_reload_LDADD = $(TEST_LIBS)
 tests_integration_test_broker_LDADD = $(TEST_LIBS)
 tests_integration_test_lifecycle_LDADD = $(TEST_LIBS)
 tests_integration_test_health_LDADD = $(TEST_LIBS)
@@ -46,3 +50,4 @@ tests_integration_test_abuse_LDADD = $(TEST_LIBS)
 tests_integration_test_echo_LDADD = $(TEST_LIBS)
 tests_integration_test_cli_LDADD = $(TEST_LIBS)
 tests_integration_test_brokerctl_LDADD = $(TEST_LIBS)
+tests_integration_test_files_LDADD = $(TEST_LIBS)

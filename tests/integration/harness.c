@@ -92,19 +92,82 @@ find_port(const char *log, const char *service)
 	return 0;
 }
 
-int
-d_start(struct daemon *d, const char *conf_text, const char *extra)
+/* The daemon's argv: the wrapper's words, the binary, then args. */
+static int
+daemon_argv(char *argv[], int max, char **wcopy, char **acopy,
+    const char *args)
 {
 	const char	*bin = getenv("BROKERD");
 	const char	*wrap = getenv("BROKERD_WRAPPER");
-	char		*argv[64], *wcopy = NULL, *ecopy = NULL, *tok;
-	int		 argc = 0, fd, timeout = 10000;
-	long long	 start;
-	char		*log;
+	char		*tok;
+	int		 argc = 0;
+
+	*wcopy = *acopy = NULL;
+	if (wrap != NULL && *wrap != '\0') {
+		*wcopy = strdup(wrap);
+		for (tok = strtok(*wcopy, " "); tok && argc < max - 24;
+		    tok = strtok(NULL, " "))
+			argv[argc++] = tok;
+	}
+	argv[argc++] = (char *)(bin != NULL ? bin : "../daemon/brokerd");
+	*acopy = strdup(args);
+	for (tok = strtok(*acopy, " "); tok && argc < max - 1;
+	    tok = strtok(NULL, " "))
+		argv[argc++] = tok;
+	argv[argc] = NULL;
+	return argc;
+}
+
+int
+harness_wrapped(void)
+{
+	const char *wrap = getenv("BROKERD_WRAPPER");
+
+	return wrap != NULL && *wrap != '\0';
+}
+
+pid_t
+d_exec(struct daemon *d, const char *cwd, const char *args)
+{
+	char	*argv[64], *wcopy, *acopy;
+	int	 fd;
+	pid_t	 pid;
 
 	d_init(d);
-	if (bin == NULL)
-		bin = "../daemon/brokerd";
+	daemon_argv(argv, 64, &wcopy, &acopy, args);
+	pid = fork();
+	if (pid < 0)
+		bail("fork: %s", strerror(errno));
+	if (pid == 0) {
+		fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		dup2(fd, STDERR_FILENO);
+		dup2(fd, STDOUT_FILENO);
+		if (fd > 2)
+			close(fd);
+		if (harness_listen_fd >= 0) {
+			char lpid[32];
+
+			dup2(harness_listen_fd, 3);
+			snprintf(lpid, sizeof(lpid), "%d", (int)getpid());
+			setenv("LISTEN_PID", lpid, 1);
+			setenv("LISTEN_FDS", "1", 1);
+		}
+		if (cwd != NULL && chdir(cwd) != 0)
+			_exit(126);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	free(wcopy);
+	free(acopy);
+	return pid;
+}
+
+int
+d_spawn(struct daemon *d, const char *conf_text, const char *extra)
+{
+	char	args[2048];
+
+	d_init(d);
 	if (conf_text != NULL) {
 		char *full;
 
@@ -119,50 +182,21 @@ d_start(struct daemon *d, const char *conf_text, const char *extra)
 			bail("cannot write %s", d->conf);
 		free(full);
 	}
-	if (wrap != NULL && *wrap != '\0') {
-		wcopy = strdup(wrap);
-		for (tok = strtok(wcopy, " "); tok && argc < 40;
-		    tok = strtok(NULL, " "))
-			argv[argc++] = tok;
-		timeout = 60000;
-	}
-	argv[argc++] = (char *)bin;
-	argv[argc++] = "-f";
-	argv[argc++] = "-c";
-	argv[argc++] = d->conf;
-	argv[argc++] = "-p";
-	argv[argc++] = d->pidfile;
-	if (extra != NULL) {
-		ecopy = strdup(extra);
-		for (tok = strtok(ecopy, " "); tok && argc < 62;
-		    tok = strtok(NULL, " "))
-			argv[argc++] = tok;
-	}
-	argv[argc] = NULL;
+	snprintf(args, sizeof(args), "-f -c %s -p %s %s", d->conf, d->pidfile,
+	    extra != NULL ? extra : "");
 	unlink(d->pidfile);
 	d->exited = 0;
-	d->pid = fork();
-	if (d->pid < 0)
-		bail("fork: %s", strerror(errno));
-	if (d->pid == 0) {
-		fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-		dup2(fd, STDERR_FILENO);
-		dup2(fd, STDOUT_FILENO);
-		if (fd > 2)
-			close(fd);
-		if (harness_listen_fd >= 0) {
-			char pid[32];
+	d->pid = d_exec(d, NULL, args);
+	return 0;
+}
 
-			dup2(harness_listen_fd, 3);
-			snprintf(pid, sizeof(pid), "%d", (int)getpid());
-			setenv("LISTEN_PID", pid, 1);
-			setenv("LISTEN_FDS", "1", 1);
-		}
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	free(wcopy);
-	free(ecopy);
+int
+d_wait_started(struct daemon *d)
+{
+	int		 timeout = harness_wrapped() ? 60000 : 10000;
+	long long	 start;
+	char		*log;
+
 	for (start = now_ms(); now_ms() - start < timeout; msleep(10)) {
 		if (!d_alive(d))
 			return -1;
@@ -179,6 +213,13 @@ d_start(struct daemon *d, const char *conf_text, const char *extra)
 	d->broker_port = find_port(log, "broker");
 	free(log);
 	return 0;
+}
+
+int
+d_start(struct daemon *d, const char *conf_text, const char *extra)
+{
+	d_spawn(d, conf_text, extra);
+	return d_wait_started(d);
 }
 
 int
@@ -259,28 +300,43 @@ d_log_wait(struct daemon *d, const char *needle, int count, int timeout_ms)
 	return 0;
 }
 
-void
-d_cleanup(struct daemon *d)
+/* Removes what is under path, never following a link. */
+static void
+remove_tree(const char *path)
 {
 	DIR		*dir;
 	struct dirent	*de;
-	char		 path[600];
+	struct stat	 st;
+	char		 sub[1024];
 
+	if (lstat(path, &st) != 0)
+		return;
+	if (!S_ISDIR(st.st_mode)) {
+		unlink(path);
+		return;
+	}
+	chmod(path, 0700);
+	if ((dir = opendir(path)) != NULL) {
+		while ((de = readdir(dir)) != NULL) {
+			if (strcmp(de->d_name, ".") == 0 ||
+			    strcmp(de->d_name, "..") == 0)
+				continue;
+			snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
+			remove_tree(sub);
+		}
+		closedir(dir);
+	}
+	rmdir(path);
+}
+
+void
+d_cleanup(struct daemon *d)
+{
 	if (getenv("KEEP_TEST_DIRS") != NULL) {
 		diag("kept %s", d->dir);
 		return;
 	}
-	if ((dir = opendir(d->dir)) != NULL) {
-		while ((de = readdir(dir)) != NULL) {
-			if (de->d_name[0] == '.')
-				continue;
-			snprintf(path, sizeof(path), "%s/%s", d->dir,
-			    de->d_name);
-			unlink(path);
-		}
-		closedir(dir);
-	}
-	rmdir(d->dir);
+	remove_tree(d->dir);
 }
 
 long
@@ -368,6 +424,24 @@ proc_cpu_ticks(pid_t pid)
 	    &ut, &st) != 2)
 		return -1;
 	return (long long)ut + (long long)st;
+}
+
+char
+proc_state(pid_t pid)
+{
+	char	 path[64], buf[512], *p;
+	FILE	*f;
+	size_t	 len;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return '?';
+	len = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[len] = '\0';
+	if ((p = strrchr(buf, ')')) == NULL || p[1] != ' ')
+		return '?';
+	return p[2];
 }
 
 int
@@ -702,4 +776,104 @@ run_prog(char *const argv[], const char *in, size_t inlen, char **out,
 	if (err != NULL)
 		*err = strdup(ebuf);
 	return status;
+}
+
+int
+echo_roundtrip(int port, const char *msg)
+{
+	char	*out;
+	ssize_t	 n;
+	int	 fd = tcp_connect(port), good;
+
+	if (fd < 0)
+		return 0;
+	send_all(fd, msg, strlen(msg));
+	shutdown(fd, SHUT_WR);
+	n = read_to_eof(fd, &out, 5000);
+	good = n == (ssize_t)strlen(msg) && memcmp(out, msg, (size_t)n) == 0;
+	free(out);
+	close(fd);
+	return good;
+}
+
+int
+d_ctl(struct daemon *d, const char *verb, char **out, char **err)
+{
+	const char	*brokerctl = getenv("BROKERCTL");
+	char		*argv[] = { (char *)brokerctl, "-S", d->control,
+	    (char *)verb, NULL };
+
+	if (brokerctl == NULL)
+		bail("BROKERCTL must be set");
+	return run_prog(argv, NULL, 0, out, NULL, err, 20000);
+}
+
+int
+notify_listen(struct daemon *d)
+{
+	struct sockaddr_un	sun = { 0 };
+	int			fd;
+
+	d_init(d);
+	sun.sun_family = AF_UNIX;
+	if ((size_t)snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/notify",
+	    d->dir) >= sizeof(sun.sun_path))
+		bail("notify path too long");
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0 ||
+	    bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0)
+		bail("notify socket: %s", strerror(errno));
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	setenv("NOTIFY_SOCKET", sun.sun_path, 1);
+	return fd;
+}
+
+void
+notify_collect(int fd, char *seen, size_t size, int timeout_ms)
+{
+	char		buf[512];
+	long long	t0 = now_ms();
+	ssize_t		n;
+
+	while (now_ms() - t0 < timeout_ms) {
+		n = recv(fd, buf, sizeof(buf) - 1, 0);
+		if (n <= 0) {
+			msleep(10);
+			continue;
+		}
+		buf[n] = '\0';
+		if (strncmp(buf, "STATUS=", 7) == 0)
+			continue;
+		strncat(seen, buf, size - strlen(seen) - 2);
+		strcat(seen, "|");
+	}
+}
+
+int
+file_has(const char *path, const char *text)
+{
+	char	buf[4096];
+	FILE	*f = fopen(path, "r");
+	size_t	n;
+
+	if (f == NULL)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	return strcmp(buf, text) == 0;
+}
+
+int
+file_mode(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0 ? (int)(st.st_mode & 07777) : -1;
+}
+
+void
+write_text(const char *path, const char *text, int mode)
+{
+	if (write_file(path, text) != 0 || chmod(path, (mode_t)mode) != 0)
+		bail("cannot write %s: %s", path, strerror(errno));
 }

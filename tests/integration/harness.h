@@ -33,6 +33,19 @@ void	d_init(struct daemon *);
  * pidfile exists.  Returns 0, or -1 if the daemon exited or hung.
  */
 int	d_start(struct daemon *, const char *conf_text, const char *extra);
+/* d_start in two halves: start it (conf_text NULL: leave d->conf)... */
+int	d_spawn(struct daemon *, const char *conf_text, const char *extra);
+/* ...and wait for its pidfile, then read its ports from the log. */
+int	d_wait_started(struct daemon *);
+/*
+ * Runs the daemon (under BROKERD_WRAPPER if set) with args split on
+ * spaces, in cwd (NULL: ours), output to d->log; returns its pid.
+ */
+pid_t	d_exec(struct daemon *, const char *cwd, const char *args);
+/* Whether BROKERD_WRAPPER (valgrind) is in use. */
+int	harness_wrapped(void);
+/* brokerctl -S d->control verb; returns its exit status. */
+int	d_ctl(struct daemon *, const char *verb, char **out, char **err);
 /* Sends sig and waits up to timeout_ms; returns the wait status or -1. */
 int	d_stop(struct daemon *, int sig, int timeout_ms);
 /* Whether the daemon is still running (reaps it if not). */
@@ -41,7 +54,7 @@ char	*d_log(struct daemon *);
 int	d_log_count(struct daemon *, const char *needle);
 int	d_log_wait(struct daemon *, const char *needle, int count,
 	    int timeout_ms);
-/* Removes the temp dir. */
+/* Removes the temp dir and everything in it, following no link. */
 void	d_cleanup(struct daemon *);
 
 long	proc_rss_kb(pid_t);
@@ -51,6 +64,8 @@ int	proc_nchildren(pid_t);
 long long proc_cpu_ticks(pid_t);
 
 int	proc_nthreads(pid_t);
+/* The state letter of /proc/PID/stat (R, S, Z...), '?' if there is none. */
+char	proc_state(pid_t);
 
 /* A loopback port nobody listens on (bound, read back, closed). */
 int	free_port(void);
@@ -86,5 +101,20 @@ int	request(int fd, const char *line, struct reply *);
 int	run_prog(char *const argv[], const char *in, size_t inlen,
 	    char **out, size_t *outlen, char **err, int timeout_ms);
 long long now_ms(void);
+
+/* Sends msg to the echo port, half-closes; whether it all came back. */
+int	echo_roundtrip(int port, const char *msg);
+/*
+ * A datagram socket at d->dir/notify, set as NOTIFY_SOCKET for the next
+ * daemon (unsetenv it after d_start); notify_collect appends what comes
+ * in timeout_ms to seen as "MSG|MSG|", STATUS= messages left out.
+ */
+int	notify_listen(struct daemon *);
+void	notify_collect(int fd, char *seen, size_t size, int timeout_ms);
+/* Whether path holds exactly text; a file's mode (lstat), or -1. */
+int	file_has(const char *path, const char *text);
+int	file_mode(const char *path);
+/* Writes text to path with mode, or bails. */
+void	write_text(const char *path, const char *text, int mode);
 
 #endif

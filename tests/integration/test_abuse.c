@@ -340,24 +340,6 @@ wait_fds(pid_t pid, int want, int timeout_ms)
 	return 0;
 }
 
-static char
-proc_state(pid_t pid)
-{
-	char	 path[64], buf[512], *p;
-	FILE	*f;
-	size_t	 len;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if ((f = fopen(path, "r")) == NULL)
-		return '?';
-	len = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[len] = '\0';
-	if ((p = strrchr(buf, ')')) == NULL || p[1] != ' ')
-		return '?';
-	return p[2];
-}
-
 /*
  * RSS a sanitizer may add without any leak: ASan holds freed memory in
  * its quarantine (ASAN_OPTIONS quarantine_size_mb, 256 by default) and

@@ -4,6 +4,7 @@
  */
 #include "autoconf.h"
 
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -46,33 +47,6 @@ write_file(const char *path, const char *text)
 	fputs(text, f);
 	fclose(f);
 	rename(tmp, path);
-}
-
-static int
-echo_roundtrip(int port, const char *msg)
-{
-	char	*out;
-	ssize_t	 n;
-	int	 fd = tcp_connect(port), good;
-
-	if (fd < 0)
-		return 0;
-	send_all(fd, msg, strlen(msg));
-	shutdown(fd, SHUT_WR);
-	n = read_to_eof(fd, &out, 5000);
-	good = n == (ssize_t)strlen(msg) && memcmp(out, msg, (size_t)n) == 0;
-	free(out);
-	close(fd);
-	return good;
-}
-
-static int
-ctl(struct daemon *d, const char *verb, char **out, char **err)
-{
-	char *argv[] = { (char *)brokerctl, "-S", d->control, (char *)verb,
-	    NULL };
-
-	return run_prog(argv, NULL, 0, out, NULL, err, 20000);
 }
 
 static void
@@ -137,7 +111,7 @@ test_reload(void)
 	ok(echo_roundtrip(port, "still"), "and the old config still serves");
 
 	/* Through the control socket: outcome and errors. */
-	st = ctl(&d, "reload", &out, &err);
+	st = d_ctl(&d, "reload", &out, &err);
 	ok(st == 1 && strstr(err, "brokerd.conf:3: syntax error") != NULL,
 	    "brokerctl reload on a bad file: exit 1 with the error");
 	free(out); free(err);
@@ -156,7 +130,7 @@ test_reload(void)
 		    "\"echo\"; address = \"127.0.0.1\"; port = %d; } );\n",
 		    d.control, port, fresh, busy);
 		write_file(d.conf, conf);
-		st = ctl(&d, "reload", &out, &err);
+		st = d_ctl(&d, "reload", &out, &err);
 		snprintf(msg, sizeof(msg), "cannot bind 127.0.0.1:%d", busy);
 		ok(st == 1 && strstr(err, msg) != NULL,
 		    "a port in use fails the reload, naming it");
@@ -173,7 +147,7 @@ test_reload(void)
 	    " \"broker\"; address = \"127.0.0.1\"; port = 0; } );\n",
 	    d.control);
 	write_file(d.conf, conf);
-	st = ctl(&d, "reload", &out, &err);
+	st = d_ctl(&d, "reload", &out, &err);
 	ok(st == 0 && strstr(out, "generation 3") != NULL,
 	    "brokerctl reload: exit 0, generation 3");
 	free(out); free(err);
@@ -191,7 +165,7 @@ test_reload(void)
 	is_int(request(bfd, "LOGLEVEL debug", &r), 404,
 	    "LOGLEVEL over TCP: 404");
 	reply_free(&r);
-	st = ctl(&d, "stats", &out, &err);
+	st = d_ctl(&d, "stats", &out, &err);
 	ok(st == 0 && strstr(out, "reloads_ok") != NULL &&
 	    strstr(out, "reloads_failed") != NULL,
 	    "brokerctl stats over the control socket");
@@ -546,7 +520,7 @@ test_control_socket(void)
 	{
 		char *out, *err;
 
-		ok(ctl(&d, "ping", &out, &err) == 0, "and answers");
+		ok(d_ctl(&d, "ping", &out, &err) == 0, "and answers");
 		free(out); free(err);
 	}
 	/* A live one is never stolen. */
@@ -592,25 +566,330 @@ test_control_socket(void)
 	d_cleanup(&d);
 }
 
+/*
+ * Out of fds with a client waiting on the control socket: the control
+ * listener pauses and retries like the TCP ones, instead of spinning on
+ * accept(); once fds are free again, brokerctl gets in.
+ */
+static void
+test_control_fd_limit(void)
+{
+	enum { N = 80 };
+	struct daemon	 d = { 0 };
+	struct rlimit	 orig, low;
+	char		 conf[1024], *out, *err;
+	long long	 t0, ticks0, ticks1;
+	int		 fds[N], i, cfd, st, lines, spins;
+
+	snprintf(conf, sizeof(conf), BASE, 10);
+	getrlimit(RLIMIT_NOFILE, &orig);
+	low = orig;
+	low.rlim_cur = 64;
+	if (setrlimit(RLIMIT_NOFILE, &low) != 0)
+		bail("setrlimit 64: %s", strerror(errno));
+	i = d_start(&d, conf, NULL);
+	if (setrlimit(RLIMIT_NOFILE, &orig) != 0)
+		bail("setrlimit back: %s", strerror(errno));
+	if (i != 0)
+		bail("daemon did not start");
+	for (i = 0; i < N; i++)
+		fds[i] = tcp_connect(d.echo_port);
+	ok(d_log_wait(&d, "Too many open files", 1, 5000), "%d echo "
+	    "connections use up the daemon's 64 fds", N);
+	cfd = unix_connect(d.control);
+	usleep(300000);
+	ticks0 = proc_cpu_ticks(d.pid);
+	usleep(2000000);
+	ticks1 = proc_cpu_ticks(d.pid);
+	ok(cfd >= 0 && ticks0 >= 0 && ticks1 - ticks0 < 50, "a client "
+	    "waiting on the control socket at the fd limit: no busy loop (%lld "
+	    "ticks of CPU in 2 s)", ticks1 - ticks0);
+	lines = d_log_count(&d, "Too many open files");
+	spins = d_log_count(&d, "Error from accept");
+	ok(lines <= 2 && spins == 0, "the accept errors are logged %d "
+	    "time(s), libevent's own warning %d times", lines, spins);
+	for (i = 0; i < N; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	if (cfd >= 0)
+		close(cfd);
+	t0 = now_ms();
+	do {
+		st = d_ctl(&d, "reload", &out, &err);
+		if (st != 0) {
+			free(out);
+			free(err);
+			usleep(100000);
+		}
+	} while (st != 0 && now_ms() - t0 < 10000);
+	ok(st == 0 && strstr(out, "generation 2") != NULL, "once fds are "
+	    "free, brokerctl reload works again (%lld ms)", now_ms() - t0);
+	if (st == 0) {
+		free(out);
+		free(err);
+	}
+	is_int(d_stop(&d, SIGTERM, 10000), 0, "exit 0");
+	d_cleanup(&d);
+}
+
+/*
+ * A reload that finishes while the daemon drains must not reopen what
+ * the drain closed: the config file is a FIFO, fed after SIGTERM, while
+ * a command keeps the drain going.
+ */
+static void
+test_reload_during_drain(void)
+{
+	struct daemon	 d = { 0 };
+	struct reply	 r;
+	char		 conf[1024], seen[4096] = "", *stop;
+	int		 port = free_port(), nfd = -1, bfd, fd, listening, late;
+	long long	 t0;
+
+	snprintf(conf, sizeof(conf), "listen = ( { service = \"echo\"; "
+	    "address = \"127.0.0.1\"; port = %d; }, { service = \"broker\"; "
+	    "address = \"127.0.0.1\"; port = 0; } );\nlimits = { "
+	    "shutdown_timeout_s = 20; };\ncommands = { nap = { argv = "
+	    "[\"sleep\", \"3\"]; }; };\n", port);
+#ifdef HAVE_LIBSYSTEMD
+	nfd = notify_listen(&d);
+#endif
+	if (d_start(&d, conf, "-d") != 0)
+		bail("daemon did not start");
+	unsetenv("NOTIFY_SOCKET");
+	listening = d_log_count(&d, "listening on ");
+	snprintf(conf + strlen(conf), sizeof(conf) - strlen(conf),
+	    "control = { path = \"%s\"; };\n", d.control);
+	unlink(d.conf);
+	if (mkfifo(d.conf, 0600) != 0)
+		bail("mkfifo: %s", strerror(errno));
+	kill(d.pid, SIGHUP);
+	d_log_wait(&d, "reloading ", 1, 5000);
+	bfd = tcp_connect(d.broker_port);
+	send_all(bfd, "RUN nap\nEND\n", 12);
+	while (proc_nchildren(d.pid) < 1)
+		usleep(10000);
+	kill(d.pid, SIGTERM);
+	d_log_wait(&d, "draining", 1, 5000);
+	if ((fd = open(d.conf, O_WRONLY)) < 0 ||
+	    write(fd, conf, strlen(conf)) != (ssize_t)strlen(conf))
+		bail("cannot feed the FIFO: %s", strerror(errno));
+	close(fd);
+	/* Either outcome ends the wait: the checks run while it drains. */
+	t0 = now_ms();
+	while (d_log_count(&d, "finished after the drain began; discarded") +
+	    d_log_count(&d, "reloaded configuration") == 0 &&
+	    now_ms() - t0 < 5000)
+		usleep(10000);
+	ok(d_log_count(&d, "finished after the drain began; discarded") == 1,
+	    "a reload that ends during the drain is discarded, and logged");
+	usleep(100000);
+	late = tcp_connect(port);
+	ok(late < 0 && d_log_count(&d, "listening on ") == listening,
+	    "no listener is opened again");
+	if (late >= 0)
+		close(late);
+	ok(access(d.control, F_OK) != 0, "nor the control socket");
+	is_int(read_reply(bfd, &r, 10000), 0, "the running command finishes");
+	reply_free(&r);
+	close(bfd);
+	is_int(d_stop(&d, 0, 10000), 0, "then the daemon exits 0");
+	ok(d_log_count(&d, "discarded") == 1, "the discard is logged once");
+	/* A connection the client closed as the drain ended may be listed. */
+	ok(d_log_count(&d, "resource report: fd ") == 0 &&
+	    d_log_count(&d, "still registered") == 0,
+	    "no fd or event left open at exit (debug resource report)");
+	ok(access(d.control, F_OK) != 0 && access(d.pidfile, F_OK) != 0,
+	    "no socket file or pidfile left");
+#ifdef HAVE_LIBSYSTEMD
+	notify_collect(nfd, seen, sizeof(seen), 500);
+	stop = strstr(seen, "STOPPING=1");
+	ok(stop != NULL && strstr(stop, "READY=1") == NULL,
+	    "no READY=1 after STOPPING=1 (%s)", seen);
+	close(nfd);
+#else
+	(void)seen;
+	(void)stop;
+	skip(1, "built without libsystemd");
+#endif
+	unlink(d.conf);
+	d_cleanup(&d);
+}
+
+struct spammer {
+	pid_t		 pid;
+	int		 stop;		/* atomic */
+	unsigned long	 sent;
+};
+
+static void *
+spam(void *arg)
+{
+	struct spammer *s = arg;
+
+	while (!__atomic_load_n(&s->stop, __ATOMIC_RELAXED)) {
+		kill(s->pid, SIGTERM);
+		s->sent++;
+	}
+	return NULL;
+}
+
+/*
+ * SIGTERM after SIGTERM, from the drain to the very end: every one is
+ * handled (exit 0, pidfile and socket removed), none kills the daemon
+ * with the default action.  Ten rounds: the window was short (a third
+ * of the rounds hit it).
+ */
+static void
+test_signals_until_exit(void)
+{
+	enum { ROUNDS = 10 };
+	struct daemon	 d;
+	struct spammer	 sp;
+	pthread_t	 th;
+	siginfo_t	 si;
+	char		 conf[1024];
+	int		 round, good = 0, st;
+	long long	 t0;
+
+	snprintf(conf, sizeof(conf), BASE, 10);
+	for (round = 0; round < ROUNDS; round++) {
+		memset(&d, 0, sizeof(d));
+		if (d_start(&d, conf, NULL) != 0)
+			bail("daemon did not start");
+		/* The loop runs: its signal events are in place. */
+		if (!echo_roundtrip(d.echo_port, "up"))
+			bail("daemon does not serve");
+		memset(&sp, 0, sizeof(sp));
+		sp.pid = d.pid;
+		pthread_create(&th, NULL, spam, &sp);
+		/* Stop before reaping it: its pid must not be reused. */
+		t0 = now_ms();
+		do {
+			memset(&si, 0, sizeof(si));
+			if (waitid(P_PID, (id_t)d.pid, &si, WEXITED | WNOHANG |
+			    WNOWAIT) == 0 && si.si_pid == d.pid)
+				break;
+			usleep(1000);
+		} while (now_ms() - t0 < 30000);
+		__atomic_store_n(&sp.stop, 1, __ATOMIC_RELAXED);
+		pthread_join(th, NULL);
+		st = d_stop(&d, SIGKILL, 5000);
+		if (st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0 &&
+		    access(d.pidfile, F_OK) != 0 && access(d.control, F_OK) != 0)
+			good++;
+		else
+			diag("round %d: status 0x%x (%s %d), %lu SIGTERMs", round,
+			    st, WIFSIGNALED(st) ? "signal" : "exit",
+			    WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st),
+			    sp.sent);
+		d_cleanup(&d);
+	}
+	is_int(good, ROUNDS, "SIGTERMs sent without pause until the daemon "
+	    "is gone: exit 0, pidfile and socket removed, %d of %d rounds",
+	    good, ROUNDS);
+}
+
+/*
+ * A grandchild that calls setsid leaves its command's process group; as
+ * a subreaper brokerd still gets it, and kills it once every command
+ * that may have left it has ended, not before.
+ */
+static void
+test_orphans(void)
+{
+	struct daemon	 d = { 0 };
+	struct reply	 r;
+	char		 conf[2048], buf[256], *nl;
+	int		 afd, bfd, state, gone;
+	pid_t		 orphan = 0;
+	long long	 t0;
+	ssize_t		 n;
+	size_t		 have = 0;
+
+	/* The pause lets setsid run before the leader's group is killed. */
+	snprintf(conf, sizeof(conf), BASE "commands = {\n"
+	    "  escape = { argv = [\"sh\", \"-c\", \"setsid sleep 300 "
+	    "</dev/null >/dev/null 2>&1 & sleep 0.5; echo $!\"]; };\n"
+	    "  keeper = { argv = [\"sh\", \"-c\", \"sh -c 'setsid sleep 300 "
+	    "</dev/null >/dev/null 2>&1 & sleep 0.5; echo $!'; sleep 2; "
+	    "echo done\"]; };\n"
+	    "  quick = { argv = [\"true\"]; };\n};\n", 10);
+	if (d_start(&d, conf, NULL) != 0)
+		bail("daemon did not start");
+
+	afd = tcp_connect(d.broker_port);
+	send_all(afd, "RUN escape\nEND\n", 15);
+	read_reply(afd, &r, 10000);
+	orphan = r.code == 0 ? (pid_t)atoi(r.data) : 0;
+	reply_free(&r);
+	t0 = now_ms();
+	while (orphan > 0 && (state = proc_state(orphan)) != '?' &&
+	    now_ms() - t0 < 5000)
+		usleep(10000);
+	gone = orphan > 0 && proc_state(orphan) == '?';
+	ok(gone, "a grandchild that called setsid is killed and reaped once "
+	    "its command ended (%lld ms)", now_ms() - t0);
+	if (orphan > 0 && !gone)
+		kill(orphan, SIGKILL);
+	ok(d_log_count(&d, "left behind by a command that ended") == 1,
+	    "its killing is logged");
+
+	/* An orphan whose command still runs is left alone meanwhile. */
+	send_all(afd, "RUN keeper\nEND\n", 15);
+	t0 = now_ms();
+	while ((nl = memchr(buf, '\n', have)) == NULL ||
+	    (nl = memchr(nl + 1, '\n', have - (size_t)(nl + 1 - buf))) == NULL) {
+		if (now_ms() - t0 > 10000 || have == sizeof(buf))
+			break;
+		n = read(afd, buf + have, sizeof(buf) - have);
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+	}
+	/* "DATA n\nPID\n" */
+	orphan = nl != NULL ? (pid_t)atoi(strchr(buf, '\n') + 1) : 0;
+	bfd = tcp_connect(d.broker_port);
+	send_all(bfd, "RUN quick\nEND\n", 14);
+	is_int(read_reply(bfd, &r, 10000), 0, "another command ends meanwhile");
+	reply_free(&r);
+	close(bfd);
+	usleep(200000);
+	state = orphan > 0 ? proc_state(orphan) : '?';
+	ok(state != '?' && state != 'Z', "the orphan of a command still "
+	    "running is not killed when another one ends (state %c)", state);
+	read_reply(afd, &r, 10000);
+	ok(r.code == 0 && strstr(r.data, "done") != NULL, "its command "
+	    "finishes");
+	reply_free(&r);
+	t0 = now_ms();
+	while (orphan > 0 && proc_state(orphan) != '?' &&
+	    now_ms() - t0 < 5000)
+		usleep(10000);
+	gone = orphan > 0 && proc_state(orphan) == '?';
+	ok(gone, "then the orphan is killed and reaped (%lld ms)",
+	    now_ms() - t0);
+	if (orphan > 0 && !gone)
+		kill(orphan, SIGKILL);
+	request(afd, "STATS", &r);
+	is_int(stat_value(r.data, "orphans_killed"), 2,
+	    "STATS orphans_killed counts both");
+	reply_free(&r);
+	close(afd);
+	is_int(proc_nchildren(d.pid), 0, "no child or zombie left");
+	is_int(d_stop(&d, SIGTERM, 10000), 0, "exit 0");
+	d_cleanup(&d);
+}
+
 static void
 test_systemd(void)
 {
 #ifdef HAVE_LIBSYSTEMD
 	struct daemon		d = { 0 };
-	struct sockaddr_un	sun = { 0 };
 	char			conf[1024], buf[512], seen[2048] = "";
 	int			nfd, lfd, port;
-	long long		t0;
-	ssize_t			n;
 
-	d_init(&d);
-	if ((size_t)snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/notify",
-	    d.dir) >= sizeof(sun.sun_path))
-		bail("notify path too long");
-	sun.sun_family = AF_UNIX;
-	nfd = socket(AF_UNIX, SOCK_DGRAM, 0);
-	bind(nfd, (struct sockaddr *)&sun, sizeof(sun));
-	setenv("NOTIFY_SOCKET", sun.sun_path, 1);
+	nfd = notify_listen(&d);
 	lfd = listening_socket(&port);
 	harness_listen_fd = lfd;
 	snprintf(conf, sizeof(conf), "listen = ( { service = \"echo\"; "
@@ -629,20 +908,7 @@ test_systemd(void)
 	d_log_wait(&d, "reloaded configuration", 1, 5000);
 	kill(d.pid, SIGTERM);
 	is_int(d_stop(&d, 0, 10000), 0, "socket-activated daemon exits 0");
-	fcntl(nfd, F_SETFL, O_NONBLOCK);
-	t0 = now_ms();
-	while (now_ms() - t0 < 1000) {
-		n = recv(nfd, buf, sizeof(buf) - 1, 0);
-		if (n <= 0) {
-			usleep(10000);
-			continue;
-		}
-		buf[n] = '\0';
-		if (strncmp(buf, "STATUS=", 7) == 0)
-			continue;
-		strncat(seen, buf, sizeof(seen) - strlen(seen) - 2);
-		strcat(seen, "|");
-	}
+	notify_collect(nfd, seen, sizeof(seen), 1000);
 	ok(strncmp(seen, "READY=1|RELOADING=1\nMONOTONIC_USEC=", 35) == 0 &&
 	    strstr(seen, "|READY=1|STOPPING=1|") != NULL,
 	    "NOTIFY_SOCKET gets READY=1, RELOADING=1, READY=1, STOPPING=1 in "
@@ -696,6 +962,10 @@ main(void)
 	test_hup_storm();
 	test_drain();
 	test_control_socket();
+	test_control_fd_limit();
+	test_reload_during_drain();
+	test_signals_until_exit();
+	test_orphans();
 	test_systemd();
 	test_unit_verify();
 	return done_testing();
