@@ -179,7 +179,7 @@ while IFS= read -r line; do
 		[ "$(cat "$tmp/out")" = HELLO ] ;;
 	*"brokerctl stats"*)
 		what=stats
-		grep -q '^config_file  *conf/brokerd.conf$' "$tmp/out" ;;
+		grep -q "^config_file  *$top/conf/brokerd.conf$" "$tmp/out" ;;
 	*"nc "*" 10001"*)
 		what=raw
 		[ "$(head -n 1 "$tmp/out")" = "OK pong" ] &&
