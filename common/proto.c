@@ -77,10 +77,11 @@ parse_data_header(const char *line, size_t len, size_t max, size_t *n)
 	for (i = 5; i < len; i++) {
 		if (!isdigit((unsigned char)line[i]))
 			return -1;
+		/* Past max before it could wrap, whatever size_t holds. */
+		if (v > (max - (size_t)(line[i] - '0')) / 10)
+			return -1;
 		v = v * 10 + (size_t)(line[i] - '0');
 	}
-	if (v > max)
-		return -1;
 	*n = v;
 	return 1;
 }
