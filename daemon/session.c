@@ -419,21 +419,24 @@ start_command(struct session *s, const struct command_spec *cmd)
 		s->input = INPUT_FORWARD;
 }
 
-/* Splits line into at most max words; returns the count, -1 if more. */
+/*
+ * Splits line into at most max words; returns the count, -1 if more.
+ * Only spaces separate (brokerd-protocol(7)): a tab is part of a word.
+ */
 static int
 split(char *line, char **w, int max)
 {
 	int n = 0;
 
 	for (;;) {
-		while (*line == ' ' || *line == '\t')
+		while (*line == ' ')
 			line++;
 		if (*line == '\0')
 			return n;
 		if (n == max)
 			return -1;
 		w[n++] = line;
-		while (*line != '\0' && *line != ' ' && *line != '\t')
+		while (*line != '\0' && *line != ' ')
 			line++;
 		if (*line != '\0')
 			*line++ = '\0';

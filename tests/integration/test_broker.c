@@ -115,6 +115,16 @@ test_simple(void)
 	    "STATS has connections, requests per verb, errors per code, "
 	    "children");
 	reply_free(&r);
+	/* Only spaces separate words: a tab is part of one. */
+	request(fd, "ping\tx", &r);
+	is_int(r.code, 404, "ping<TAB>x is one word, an unknown verb: 404 "
+	    "(%s)", r.text);
+	is_str(r.text, "unknown command \"ping\\tx\"", "named with the tab "
+	    "escaped");
+	reply_free(&r);
+	request(fd, "PING\t", &r);
+	is_int(r.code, 404, "PING<TAB>: 404 (%s)", r.text);
+	reply_free(&r);
 	/* Nothing runs client strings: metacharacters are just names. */
 	is_int(request(fd, "RUN $(touch /tmp/brokerd-pwned)", &r), 400,
 	    "RUN with a space in the name: wrong argument count");
