@@ -146,6 +146,7 @@ session_fail(struct session *s, int code, const char *fmt, ...)
 	}
 	stage_close(s);
 	event_del(s->rev);
+	evtimer_del(s->req_timer);
 	session_final(s, code, "%s", text);
 	s->closing = 1;
 	s->input = INPUT_NONE;
@@ -813,6 +814,23 @@ stdin_blocked:
 	return SPLICE_AGAIN;
 }
 
+/*
+ * A line that started (a request line, a DATA header, END) must end
+ * within request_timeout_s of its first byte, counted while the daemon
+ * waits for the client: not while input it has not taken is pending.
+ */
+static void
+req_timer_update(struct session *s)
+{
+	struct timeval tv = { srv.cfg->limits.request_timeout_s, 0 };
+
+	if (s->closing || s->parser.linelen == 0 ||
+	    evbuffer_get_length(bufferevent_get_input(s->conn->bev)) > 0)
+		evtimer_del(s->req_timer);
+	else if (!evtimer_pending(s->req_timer, NULL))
+		evtimer_add(s->req_timer, &tv);
+}
+
 static void
 session_process_input(struct session *s)
 {
@@ -867,7 +885,7 @@ again:
 	case SPLICE_GONE:
 		return;
 	case SPLICE_WAIT:
-		evtimer_del(s->req_timer);
+		req_timer_update(s);
 		return;
 	case SPLICE_AGAIN:
 		goto again;
@@ -875,17 +893,7 @@ again:
 		break;
 	}
 	event_del(s->rev);
-
-	/* A request line that started must end within request_timeout_s. */
-	if (s->input == INPUT_NONE && !s->running && s->parser.linelen > 0) {
-		if (!evtimer_pending(s->req_timer, NULL)) {
-			struct timeval tv = {
-			    srv.cfg->limits.request_timeout_s, 0 };
-
-			evtimer_add(s->req_timer, &tv);
-		}
-	} else
-		evtimer_del(s->req_timer);
+	req_timer_update(s);
 
 	if (s->eof) {
 		/* A refused request's input may be cut short: it was answered. */

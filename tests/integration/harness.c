@@ -499,6 +499,27 @@ send_all(int fd, const void *buf, size_t len)
 	return (ssize_t)off;
 }
 
+int
+wait_eof(int fd, int timeout_ms)
+{
+	struct pollfd	 pfd = { fd, POLLIN, 0 };
+	long long	 start = now_ms();
+	char		 buf[4096];
+	ssize_t		 n;
+
+	for (;;) {
+		int left = timeout_ms - (int)(now_ms() - start);
+
+		if (left <= 0 || poll(&pfd, 1, left) <= 0)
+			return 0;
+		n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno == ECONNRESET))
+			return 1;
+		if (n < 0 && errno != EAGAIN && errno != EINTR)
+			return 0;
+	}
+}
+
 ssize_t
 read_to_eof(int fd, char **out, int timeout_ms)
 {

@@ -60,6 +60,11 @@ int	tcp_connect(int port);
 int	tcp_connect_from(const char *src, int port);
 /* A unix stream socket connected to path; -1 on error. */
 int	unix_connect(const char *path);
+/*
+ * Whether the peer closes fd within timeout_ms (EOF or a reset), bytes
+ * before it read and dropped.
+ */
+int	wait_eof(int fd, int timeout_ms);
 /* Reads until EOF or timeout into a malloc'd buffer; returns length. */
 ssize_t	read_to_eof(int fd, char **out, int timeout_ms);
 ssize_t	send_all(int fd, const void *buf, size_t len);

@@ -639,6 +639,81 @@ test_bad_input(void)
 	close(fd);
 }
 
+/*
+ * Sends str one byte every ms milliseconds, watching for a reply in
+ * between; returns when one came (r filled, *at its time after the first
+ * byte) or, with r->code -1, when none came until a further ms after the
+ * last byte.
+ */
+static void
+trickle(int fd, const char *str, int ms, struct reply *r, long long *at)
+{
+	struct pollfd	pfd = { fd, POLLIN, 0 };
+	long long	t0 = now_ms();
+	size_t		i;
+
+	memset(r, 0, sizeof(*r));
+	r->code = -1;
+	*at = -1;
+	for (i = 0; i <= strlen(str); i++) {
+		if (i < strlen(str))
+			send_all(fd, str + i, 1);
+		if (poll(&pfd, 1, ms) == 1) {
+			read_reply(fd, r, 2000);
+			*at = now_ms() - t0;
+			return;
+		}
+	}
+	r->data = calloc(1, 1);
+}
+
+/*
+ * request_timeout_s = 1 bounds every line the daemon waits for, not only
+ * request lines: a DATA header after a refused request, a DATA header and
+ * END while a command reads its input.  Each is trickled one byte every
+ * 400 ms, which the idle timeout alone would let go on for ever.
+ */
+static void
+test_line_timeouts(void)
+{
+	static const struct {
+		const char	*before;	/* sent at once, then... */
+		int		 refused;	/* ...a 404 read first */
+		const char	*slow;		/* ...this trickled */
+		const char	*what;
+	} t[] = {
+		{ "RUN nosuch\n", 1, "DATA 3", "a DATA header after a "
+		    "refused RUN" },
+		{ "RUN nosuch\nDATA 1\nx", 1, "END", "END after a refused "
+		    "RUN's frame" },
+		{ "UPPER\n", 0, "DATA 3", "a DATA header while UPPER runs" },
+		{ "UPPER\nDATA 3\nabc", 0, "END", "END while UPPER runs" },
+	};
+	struct reply	 r;
+	long long	 at;
+	size_t		 i;
+	int		 fd;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		fd = tcp_connect(d.broker_port);
+		send_all(fd, t[i].before, strlen(t[i].before));
+		if (t[i].refused) {
+			read_reply(fd, &r, 5000);
+			reply_free(&r);
+		} else
+			wait_children(d.pid, 1, 5000);
+		trickle(fd, t[i].slow, 400, &r, &at);
+		ok(r.code == 504 && strcmp(r.text, "request timed out") == 0 &&
+		    at >= 700 && at < 2000, "%s, one byte every 400 ms: ERR "
+		    "504 after request_timeout_s = 1 (%d %s after %lld ms)",
+		    t[i].what, r.code, r.text, at);
+		reply_free(&r);
+		ok(wait_eof(fd, 3000), "and the connection is closed");
+		close(fd);
+	}
+	ok(wait_children(d.pid, 0, 5000), "no command left running");
+}
+
 static void
 test_max_children(void)
 {
@@ -736,6 +811,7 @@ main(void)
 		test_late_reader();
 		test_failures();
 		test_bad_input();
+		test_line_timeouts();
 		test_brokerctl();
 		spliced = spliced_bytes(d.broker_port);
 		ok(m == 0 ? spliced > 200 * 1024 * 1024 : spliced == 0,
