@@ -200,8 +200,9 @@ reply_table(struct session *s, struct df_table *t, const char *warning)
 		session_final(s, 0, "%zu", t->nrows);
 }
 
+/* warning: how it failed, if it did; errline: its first stderr line. */
 static void
-reply_df(struct session *s, const char *warning)
+reply_df(struct session *s, const char *warning, const char *errline)
 {
 	struct df_table	 t;
 	char		 err[256];
@@ -210,6 +211,15 @@ reply_df(struct session *s, const char *warning)
 	if (s->dfdropped > 0) {
 		session_final(s, 502, "%s output is larger than %d bytes",
 		    s->cmd->name, DF_MAX);
+		return;
+	}
+	/* evbuffer_pullup() has no bytes to point at: NULL. */
+	if (len == 0) {
+		if (warning != NULL)
+			session_final(s, 502, "%s", warning);
+		else
+			session_final(s, 502, "%s printed nothing%s%s",
+			    s->cmd->name, *errline ? ": " : "", errline);
 		return;
 	}
 	if (dfparse((const char *)evbuffer_pullup(s->dfout, -1), len, &t, err,
@@ -328,7 +338,7 @@ child_done(struct child *ch, void *arg)
 		session_final(s, 504, "%s timed out after %d s", name, t);
 	} else if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
 		if (s->cmd->output == OUTPUT_DF)
-			reply_df(s, NULL);
+			reply_df(s, NULL, line);
 		else
 			session_final(s, 0, "%s", "");
 	} else {
@@ -341,7 +351,7 @@ child_done(struct child *ch, void *arg)
 			    "%s killed by signal %d%s%s", name,
 			    WTERMSIG(st), *line ? ": " : "", line);
 		if (s->cmd->output == OUTPUT_DF)
-			reply_df(s, warning);
+			reply_df(s, warning, line);
 		else
 			session_final(s, 502, "%s", warning);
 	}

@@ -32,6 +32,10 @@ static const char conf_text[] =
 "  slow = { argv = [ \"sleep\", \"60\" ]; timeout_s = 1; };\n"
 "  dfbad = { argv = [ \"df\", \"-hl\", \"/\", \"/nonexistent\" ];\n"
 "    output = \"df\"; };\n"
+"  dfnone = { argv = [ \"df\", \"-hl\", \"-t\", \"nosuchfs\" ];\n"
+"    output = \"df\"; };\n"
+"  dfquiet = { argv = [ \"sh\", \"-c\", \"echo nothing to report >&2\" ];\n"
+"    output = \"df\"; };\n"
 "  fail = { argv = [ \"sh\", \"-c\", \"echo oops >&2; exit 3\" ]; };\n"
 "  family = { argv = [ \"sh\", \"-c\", \"sleep 60 & exec sleep 60\" ];\n"
 "    timeout_s = 1; };\n"
@@ -213,6 +217,25 @@ test_df(void)
 	    "status 1: df: ", 34) == 0 && strstr(r.data, "\t/\n") != NULL,
 	    "df failing on one mount still returns the others (%s)", r.text);
 	reply_free(&r);
+
+	/* No output at all (undefined behaviour once): 502, stderr line. */
+	send_all(fd, "RUN dfnone\nEND\n", 15);
+	read_reply(fd, &r, 10000);
+	ok(r.code == 502 && strcmp(r.text, "dfnone exited with status 1: "
+	    "df: no file systems processed") == 0 && r.len == 0,
+	    "df -t nosuchfs prints nothing: 502 with its stderr line (%d %s)",
+	    r.code, r.text);
+	reply_free(&r);
+	send_all(fd, "RUN dfquiet\nEND\n", 16);
+	read_reply(fd, &r, 10000);
+	ok(r.code == 502 && strcmp(r.text, "dfquiet printed nothing: "
+	    "nothing to report") == 0 && r.len == 0, "a df command that "
+	    "exits 0 printing nothing: 502 with its stderr line (%d %s)",
+	    r.code, r.text);
+	reply_free(&r);
+	is_int(request(fd, "PING", &r), 0, "and the daemon still serves");
+	reply_free(&r);
+
 	close(fd);
 }
 
