@@ -178,8 +178,8 @@ static void
 reply_table(struct session *s, struct df_table *t, const char *warning)
 {
 	struct evbuffer	*buf = evbuffer_new();
-	char		 field[1024];
-	size_t		 i;
+	char		*field = NULL;
+	size_t		 i, cap = 0, need;
 	int		 j;
 
 	for (j = 0; j < DF_NFIELDS; j++)
@@ -187,10 +187,17 @@ reply_table(struct session *s, struct df_table *t, const char *warning)
 		    j == DF_NFIELDS - 1 ? '\n' : '\t');
 	for (i = 0; i < t->nrows; i++)
 		for (j = 0; j < DF_NFIELDS; j++) {
-			evbuffer_add(buf, field, df_escape(field,
-			    sizeof(field), t->rows[i].field[j]));
+			/* Escaping at most doubles it; df_escape keeps 2. */
+			need = 2 * strlen(t->rows[i].field[j]) + 3;
+			if (need > cap) {
+				field = xreallocarray(field, need, 1);
+				cap = need;
+			}
+			evbuffer_add(buf, field, df_escape(field, cap,
+			    t->rows[i].field[j]));
 			evbuffer_add(buf, j == DF_NFIELDS - 1 ? "\n" : "\t", 1);
 		}
+	free(field);
 	session_data(s, buf);
 	evbuffer_free(buf);
 	if (warning != NULL) {

@@ -36,6 +36,9 @@ static const char conf_text[] =
 "    output = \"df\"; };\n"
 "  dfquiet = { argv = [ \"sh\", \"-c\", \"echo nothing to report >&2\" ];\n"
 "    output = \"df\"; };\n"
+"  dflong = { argv = [ \"sh\", \"-c\", \"echo 'Filesystem Size Used Avail "
+"Use% Mounted on'; printf 'tmpfs 1.0M 0 1.0M 0%% /a\\\\t%03000d\\\\n' 0\" ];\n"
+"    output = \"df\"; };\n"
 "  fail = { argv = [ \"sh\", \"-c\", \"echo oops >&2; exit 3\" ]; };\n"
 "  family = { argv = [ \"sh\", \"-c\", \"sleep 60 & exec sleep 60\" ];\n"
 "    timeout_s = 1; };\n"
@@ -236,6 +239,21 @@ test_df(void)
 	is_int(request(fd, "PING", &r), 0, "and the daemon still serves");
 	reply_free(&r);
 
+	/* A field of 3003 bytes, 3004 escaped: all of it, not 1 KiB. */
+	send_all(fd, "RUN dflong\nEND\n", 15);
+	read_reply(fd, &r, 10000);
+	{
+		const char *row = strchr(r.data, '\n'), *mnt;
+
+		mnt = row != NULL ? strrchr(row, '\t') : NULL;
+		ok(r.code == 0 && strcmp(r.text, "1") == 0 && mnt != NULL &&
+		    strncmp(mnt, "\t/a\\t000", 8) == 0 &&
+		    strspn(mnt + 5, "0") == 3000 && strcmp(mnt + 3005, "\n")
+		    == 0, "a mount point of 3003 bytes comes whole (%d %s, "
+		    "%zu bytes in the field)", r.code, r.text, mnt != NULL ?
+		    strlen(mnt) - 2 : 0);
+	}
+	reply_free(&r);
 	close(fd);
 }
 
