@@ -415,7 +415,9 @@ start_command(struct session *s, const struct command_spec *cmd)
 	    srv.cfg->limits.command_timeout_s, &session_child_cbs, s, err,
 	    sizeof(err));
 	if (s->child == NULL) {
-		session_final(s, 502, "%s", err);
+		/* Out of fds or processes is ours (500), not the command's. */
+		session_final(s, errno == EMFILE || errno == ENFILE ||
+		    errno == ENOMEM || errno == EAGAIN ? 500 : 502, "%s", err);
 		return;
 	}
 	s->running = 1;

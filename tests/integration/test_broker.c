@@ -1,6 +1,7 @@
 /* The broker protocol and its commands against the real daemon. */
 #include "autoconf.h"
 
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
@@ -755,6 +756,66 @@ test_line_timeouts(void)
 	ok(wait_children(d.pid, 0, 5000), "no command left running");
 }
 
+/*
+ * Out of file descriptors: pipe(2) fails with EMFILE, which is the
+ * daemon's resource failure (500), not the command's (502).  The daemon
+ * runs with RLIMIT_NOFILE 64 and gets connections until an accept fails.
+ */
+static void
+test_out_of_fds(void)
+{
+	enum { MAXCONN = 200 };
+	static const char conf[] =
+	    "listen = ( { service = \"broker\"; address = \"127.0.0.1\";"
+	    " port = 0; } );\nlimits = { max_clients_per_source = 1000; };\n";
+	struct daemon	d2 = { 0 };
+	struct rlimit	orig, low;
+	struct reply	r;
+	int		fds[MAXCONN], n = 0, i, full = 0, fd;
+
+	getrlimit(RLIMIT_NOFILE, &orig);
+	low = orig;
+	low.rlim_cur = 64;
+	if (setrlimit(RLIMIT_NOFILE, &low) != 0)
+		bail("setrlimit 64: %s", strerror(errno));
+	i = d_start(&d2, conf, NULL);
+	if (setrlimit(RLIMIT_NOFILE, &orig) != 0)
+		bail("setrlimit back: %s", strerror(errno));
+	if (i != 0)
+		bail("daemon (RLIMIT_NOFILE 64) did not start");
+	fds[n++] = tcp_connect(d2.broker_port);
+	is_int(request(fds[0], "PING", &r), 0, "a client of a daemon with "
+	    "RLIMIT_NOFILE 64");
+	reply_free(&r);
+	while (n < MAXCONN && !(full = d_log_count(&d2,
+	    "Too many open files") > 0)) {
+		fds[n++] = tcp_connect(d2.broker_port);
+		usleep(5000);
+	}
+	ok(full, "%d connections later an accept fails with EMFILE", n);
+	send_all(fds[0], "UPPER\nEND\n", 10);
+	read_reply(fds[0], &r, 5000);
+	ok(r.code == 500 && strcmp(r.text, "upper: pipe: Too many open files")
+	    == 0, "UPPER then gets ERR 500, the daemon's resource failure "
+	    "(%d %s)", r.code, r.text);
+	reply_free(&r);
+	ok(d_log_count(&d2, "ERR 500 upper: pipe: Too many open files") == 1,
+	    "logged once");
+	for (i = 1; i < n; i++)
+		close(fds[i]);
+	fd = fds[0];
+	usleep(200000);
+	send_all(fd, "UPPER\nDATA 3\nabcEND\n", 20);
+	read_reply(fd, &r, 5000);
+	ok(r.code == 0 && strcmp(r.data, "ABC") == 0, "with fds free again, "
+	    "UPPER works on the same connection (%d %s)", r.code, r.text);
+	reply_free(&r);
+	close(fd);
+	is_int(d_stop(&d2, SIGTERM, 10000), 0, "daemon (RLIMIT_NOFILE 64) "
+	    "exits 0");
+	d_cleanup(&d2);
+}
+
 static void
 test_max_children(void)
 {
@@ -868,5 +929,6 @@ main(void)
 	test_splice_auto();
 	test_max_children();
 	test_never_reads();
+	test_out_of_fds();
 	return done_testing();
 }
