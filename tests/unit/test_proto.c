@@ -193,6 +193,20 @@ main(void)
 		proto_free(&p);
 	}
 	check_splits("DATA 100\n", 9, "", "a count of exactly the limit");
+	check_splits("DATA 1000\n", 10, "E[frame]", "ten times the limit");
+	{
+		struct proto_parser	p;
+		struct proto_event	ev;
+
+		proto_init(&p, 16, 5);
+		(void)proto_feed(&p, "DATA 5\n", 7, &ev);
+		ok(proto_frame_left(&p) == 5, "limit 5: DATA 5 is a frame");
+		proto_reset(&p);
+		(void)proto_feed(&p, "DATA 6\n", 7, &ev);
+		ok(ev.kind == PROTO_ERR_FRAME, "limit 5: DATA 6, one digit "
+		    "above it, is too long");
+		proto_free(&p);
+	}
 	check_splits("DATA 0000000100\n", 16, "", "ten digits, leading "
 	    "zeros");
 
