@@ -22,6 +22,7 @@
 
 #define SRC_BUCKETS	1024
 #define MAX_SINGLE_IO	(256 * 1024)
+#define NOTSENT_LOWAT	(16 * 1024)	/* see brokerd(8), LIMITS */
 
 /* Connections per source address, for limits.max_clients_per_source. */
 struct srcent {
@@ -182,7 +183,7 @@ conn_accept(enum service service, evutil_socket_t fd,
 	const struct limits	*lim = &srv.cfg->limits;
 	struct srcent		*src;
 	char			 peer[ADDR_STRLEN];
-	int			 on = 1;
+	int			 on = 1, lowat = NOTSENT_LOWAT;
 
 	addr_format(sa, (socklen_t)socklen, peer, sizeof(peer));
 	if (srv.draining) {
@@ -202,8 +203,16 @@ conn_accept(enum service service, evutil_socket_t fd,
 		refuse(fd, peer, "max_clients_per_source reached");
 		return;
 	}
-	if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6)
+	if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6) {
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+		/*
+		 * Unsent bytes the kernel queues for a client, which it
+		 * otherwise takes up to its autotuned send buffer (4 MiB)
+		 * from a client that does not read: ours count too.
+		 */
+		setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat,
+		    sizeof(lowat));
+	}
 	conn_new(service, fd, peer, sa, socklen, src);
 }
 

@@ -32,9 +32,17 @@
 #include "daemon/server.h"
 #include "daemon/watch.h"
 
-#define OUT_HIGH	(256 * 1024)
-#define OUT_LOW		(64 * 1024)
+/*
+ * What a connection holds, at most (brokerd(8), LIMITS): IN_MAX of input
+ * it has not parsed (plus one 4 KiB read) and OUT_HIGH of replies queued
+ * (plus the last reply).  max_clients x that must fit MemoryMax.  A
+ * running command's input (CHILD_STDIN_HIGH) and df output (DF_MAX) come
+ * on top, at most limits.max_children times.
+ */
+#define OUT_HIGH	(64 * 1024)
+#define OUT_LOW		(16 * 1024)
 #define IN_MAX		(64 * 1024)	/* unparsed input while busy */
+#define COPY_MAX	(16 * 1024)	/* replies copied, not moved */
 #define DF_MAX		(1024 * 1024)	/* df output we are willing to parse */
 #define SLEEP_MAX_MS	10000
 #define READ_MORE	(256 * 1024)	/* per read callback, beyond 4 KiB */
@@ -108,7 +116,11 @@ session_final(struct session *s, int code, const char *fmt, ...)
 	}
 }
 
-/* Frames the whole of buf as DATA (at most PROTO_MAX_FRAME each). */
+/*
+ * Frames the whole of buf as DATA (at most PROTO_MAX_FRAME each).  Small
+ * replies are copied: moving their chains would queue the slack of many
+ * small chains, which a client that does not read keeps.
+ */
 static void
 session_data_to(struct session *s, struct evbuffer *buf, struct evbuffer *out)
 {
@@ -119,7 +131,12 @@ session_data_to(struct session *s, struct evbuffer *buf, struct evbuffer *out)
 		if (n > PROTO_MAX_FRAME)
 			n = PROTO_MAX_FRAME;
 		evbuffer_add(out, hdr, proto_data_header(hdr, n));
-		evbuffer_remove_buffer(buf, out, n);
+		if (n <= COPY_MAX) {
+			evbuffer_add(out, evbuffer_pullup(buf, (ev_ssize_t)n),
+			    n);
+			evbuffer_drain(buf, n);
+		} else
+			evbuffer_remove_buffer(buf, out, n);
 		s->conn->bytes_out += n;
 	}
 }
@@ -299,7 +316,12 @@ child_out(struct child *ch, int fd, void *arg)
 
 	if (s->cmd->output == OUTPUT_DF)
 		return df_out(s, fd);
-	n = bufio_read(s->rbuf, fd, READ_MORE);
+	/* The client is slower than the child: let the pipe fill up. */
+	if (evbuffer_get_length(out) >= OUT_HIGH) {
+		child_pause_stdout(ch, 1);
+		return 1;
+	}
+	n = bufio_read(s->rbuf, fd, OUT_HIGH - evbuffer_get_length(out));
 	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
 		return 0;
 	if (n < 0)
@@ -317,8 +339,7 @@ child_out(struct child *ch, int fd, void *arg)
 		evbuffer_add_buffer(out, s->fbuf);
 	} else
 		session_data(s, s->rbuf);
-	/* The client is slower than the child: let the pipe fill up. */
-	if (evbuffer_get_length(out) > OUT_HIGH)
+	if (evbuffer_get_length(out) >= OUT_HIGH)
 		child_pause_stdout(ch, 1);
 	return 1;
 }
@@ -949,12 +970,34 @@ session_process(struct session *s)
 		    s->conn->bev));
 }
 
+/*
+ * How much more input to read at once: up to IN_MAX unparsed; for a
+ * command, what its stdin buffer has room for; for input that is
+ * discarded, what the parser drops right away.
+ */
+static size_t
+read_room(struct session *s)
+{
+	size_t		 in = evbuffer_get_length(bufferevent_get_input(
+			    s->conn->bev)), held;
+	struct evbuffer	*cin;
+
+	if (s->input == INPUT_DISCARD)
+		return READ_MORE;
+	if (s->input == INPUT_FORWARD && s->child != NULL &&
+	    (cin = child_stdin(s->child)) != NULL) {
+		held = in + evbuffer_get_length(cin);
+		return held < CHILD_STDIN_HIGH ? CHILD_STDIN_HIGH - held : 0;
+	}
+	return in < IN_MAX ? IN_MAX - in : 0;
+}
+
 static void
 session_read(struct bufferevent *bev, void *arg)
 {
-	struct session *s = arg;
-
-	struct evbuffer *in = bufferevent_get_input(bev);
+	struct session	*s = arg;
+	struct evbuffer	*in = bufferevent_get_input(bev);
+	size_t		 room;
 
 	/*
 	 * Past the bufferevent's 4 KiB read, while we can use it: EOF and
@@ -962,9 +1005,9 @@ session_read(struct bufferevent *bev, void *arg)
 	 * Input for a child is spliced instead, frame by frame.
 	 */
 	if (evbuffer_get_length(in) - s->inlen >= LIBEVENT_READ &&
-	    session_can_consume(s) && evbuffer_get_length(in) < IN_MAX &&
+	    session_can_consume(s) && (room = read_room(s)) > 0 &&
 	    !(s->splice && s->input == INPUT_FORWARD))
-		(void)bufio_read_bev(bev, READ_MORE);
+		(void)bufio_read_bev(bev, room < READ_MORE ? room : READ_MORE);
 	/* Only what arrived since the last time counts. */
 	s->conn->bytes_in += evbuffer_get_length(in) - s->inlen;
 	session_process(s);

@@ -380,6 +380,22 @@ proc_nthreads(pid_t pid)
 }
 
 int
+proc_maps(pid_t pid, const char *name)
+{
+	char	path[64], line[512];
+	FILE	*f;
+	int	 found = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f) != NULL)
+		found = strstr(line, name) != NULL;
+	fclose(f);
+	return found;
+}
+
+int
 listening_socket(int *port)
 {
 	struct sockaddr_in	sin;

@@ -51,6 +51,8 @@ int	proc_nchildren(pid_t);
 long long proc_cpu_ticks(pid_t);
 
 int	proc_nthreads(pid_t);
+/* Whether a file mapped by pid has name in its path ("libasan"). */
+int	proc_maps(pid_t, const char *name);
 
 /* A loopback port nobody listens on (bound, read back, closed). */
 int	free_port(void);
