@@ -33,14 +33,18 @@
 #include "daemon/watch.h"
 
 /*
- * What a connection holds, at most (brokerd(8), LIMITS): IN_MAX of input
- * it has not parsed (plus one 4 KiB read) and OUT_HIGH of replies queued
- * (plus the last reply).  max_clients x that must fit MemoryMax.  A
- * running command's input (CHILD_STDIN_HIGH) and df output (DF_MAX) come
- * on top, at most limits.max_children times.
+ * What a connection holds (brokerd(8), "Memory per connection"): CONN_MAX
+ * of unparsed input and pending output together, plus one 4 KiB read and
+ * the last reply; max_clients times that must fit the unit's MemoryMax.
+ * Requests are taken while less than OUT_HIGH is pending, input is read
+ * up to IN_MAX, and a command's output up to CONN_MAX, which streams
+ * measurably faster than OUT_HIGH would.  A running command's input
+ * (CHILD_STDIN_HIGH) and df output (DF_MAX) come on top, at most
+ * limits.max_children times.
  */
+#define CONN_MAX	(128 * 1024)
 #define OUT_HIGH	(64 * 1024)
-#define OUT_LOW		(16 * 1024)
+#define OUT_LOW		(32 * 1024)
 #define IN_MAX		(64 * 1024)	/* unparsed input while busy */
 #define COPY_MAX	(16 * 1024)	/* replies copied, not moved */
 #define DF_MAX		(1024 * 1024)	/* df output we are willing to parse */
@@ -317,11 +321,11 @@ child_out(struct child *ch, int fd, void *arg)
 	if (s->cmd->output == OUTPUT_DF)
 		return df_out(s, fd);
 	/* The client is slower than the child: let the pipe fill up. */
-	if (evbuffer_get_length(out) >= OUT_HIGH) {
+	if (evbuffer_get_length(out) >= CONN_MAX) {
 		child_pause_stdout(ch, 1);
 		return 1;
 	}
-	n = bufio_read(s->rbuf, fd, OUT_HIGH - evbuffer_get_length(out));
+	n = bufio_read(s->rbuf, fd, CONN_MAX - evbuffer_get_length(out));
 	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
 		return 0;
 	if (n < 0)
@@ -339,7 +343,7 @@ child_out(struct child *ch, int fd, void *arg)
 		evbuffer_add_buffer(out, s->fbuf);
 	} else
 		session_data(s, s->rbuf);
-	if (evbuffer_get_length(out) >= OUT_HIGH)
+	if (evbuffer_get_length(out) >= CONN_MAX)
 		child_pause_stdout(ch, 1);
 	return 1;
 }
@@ -952,7 +956,9 @@ again:
 		}
 		return;
 	}
-	if (evbuffer_get_length(in) >= IN_MAX && !session_can_consume(s))
+	if (!session_can_consume(s) && (evbuffer_get_length(in) >= IN_MAX ||
+	    evbuffer_get_length(in) + evbuffer_get_length(
+	    bufferevent_get_output(bev)) >= CONN_MAX))
 		bufferevent_disable(bev, EV_READ);
 	else if (!session_can_consume(s) && s->input == INPUT_FORWARD)
 		bufferevent_disable(bev, EV_READ);
@@ -971,9 +977,9 @@ session_process(struct session *s)
 }
 
 /*
- * How much more input to read at once: up to IN_MAX unparsed; for a
- * command, what its stdin buffer has room for; for input that is
- * discarded, what the parser drops right away.
+ * How much more input to read at once: up to IN_MAX unparsed and CONN_MAX
+ * with the output; for a command, what its stdin buffer has room for;
+ * for input that is discarded, what the parser drops right away.
  */
 static size_t
 read_room(struct session *s)
@@ -989,7 +995,10 @@ read_room(struct session *s)
 		held = in + evbuffer_get_length(cin);
 		return held < CHILD_STDIN_HIGH ? CHILD_STDIN_HIGH - held : 0;
 	}
-	return in < IN_MAX ? IN_MAX - in : 0;
+	held = in + evbuffer_get_length(bufferevent_get_output(s->conn->bev));
+	if (in >= IN_MAX || held >= CONN_MAX)
+		return 0;
+	return IN_MAX - in < CONN_MAX - held ? IN_MAX - in : CONN_MAX - held;
 }
 
 static void
