@@ -643,6 +643,20 @@ request(int fd, const char *line, struct reply *r)
 }
 
 int
+pong_next(int fd)
+{
+	struct reply	r;
+	int		good;
+
+	request(fd, "PING", &r);
+	good = r.code == 0 && strcmp(r.text, "pong") == 0;
+	if (!good)
+		diag("after it, PING got %d %s", r.code, r.text);
+	reply_free(&r);
+	return good;
+}
+
+int
 run_prog(char *const argv[], const char *in, size_t inlen, char **out,
     size_t *outlen, char **err, int timeout_ms)
 {

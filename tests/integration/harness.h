@@ -85,6 +85,11 @@ int	read_reply(int fd, struct reply *, int timeout_ms);
 void	reply_free(struct reply *);
 /* Sends line + "\n" then reads the reply. */
 int	request(int fd, const char *line, struct reply *);
+/*
+ * Sends PING; 1 if the next reply is OK pong, so the reply before it was
+ * one whole final line with nothing of it left over.
+ */
+int	pong_next(int fd);
 
 /*
  * Runs argv with stdin from in (NULL: /dev/null), collecting stdout and

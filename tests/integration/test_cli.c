@@ -168,10 +168,7 @@ test_config_strings(struct daemon *d, const char *good)
 	    "level holding a line feed: ERR 500 on one line, escaped (%d %s)",
 	    r.code, r.text);
 	reply_free(&r);
-	request(fd, "PING", &r);
-	ok(r.code == 0 && strcmp(r.text, "pong") == 0, "the next reply is "
-	    "PING's (%d %s)", r.code, r.text);
-	reply_free(&r);
+	ok(pong_next(fd), "the next reply is PING's");
 	ok(d_log_count(d, want) >= 1 && d_log_count(d, "\nOK generation") ==
 	    0, "the log has the error escaped, on one line");
 

@@ -201,10 +201,7 @@ test_native_names(void)
 	    "named with a line feed: one final line, the name escaped (%d %s)",
 	    r.code, r.text);
 	reply_free(&r);
-	request(fd, "PING", &r);
-	ok(r.code == 0 && strcmp(r.text, "pong") == 0, "the next reply is "
-	    "PING's: nothing was injected (%d %s)", r.code, r.text);
-	reply_free(&r);
+	ok(pong_next(fd), "the next reply is PING's: nothing was injected");
 	close(fd);
 	snprintf(want, sizeof(want), "statvfs on %s answered after", esc);
 	ok(d_log_wait(&d, want, 1, 5000), "the late answer is logged with the "
