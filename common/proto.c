@@ -64,7 +64,7 @@ proto_skip(struct proto_parser *p, size_t n)
 static int
 parse_data_header(const char *line, size_t len, size_t max, size_t *n)
 {
-	size_t	i, v = 0;
+	size_t	i, v = 0, d;
 
 	if (len < 4 || strncasecmp(line, "DATA", 4) != 0)
 		return 0;
@@ -77,10 +77,12 @@ parse_data_header(const char *line, size_t len, size_t max, size_t *n)
 	for (i = 5; i < len; i++) {
 		if (!isdigit((unsigned char)line[i]))
 			return -1;
-		v = v * 10 + (size_t)(line[i] - '0');
+		d = (size_t)(line[i] - '0');
+		/* Past max before it could wrap, whatever size_t holds. */
+		if (v > max / 10 || d > max - v * 10)
+			return -1;
+		v = v * 10 + d;
 	}
-	if (v > max)
-		return -1;
 	*n = v;
 	return 1;
 }

@@ -9,7 +9,11 @@
 
 #include "daemon/bufio.h"
 
-#define BUFIO_STEP	(64 * 1024)
+/*
+ * Steps of 64 KiB chains: libevent rounds a chain's size, its header
+ * included, up to a power of two, so 64 KiB of data would take 128 KiB.
+ */
+#define BUFIO_STEP	(64 * 1024 - 64)
 
 ssize_t
 bufio_read(struct evbuffer *buf, evutil_socket_t fd, size_t max)

@@ -475,19 +475,25 @@ child_spawn(const struct command_spec *spec, const char *ctx, int timeout_s,
 	sigset_t		 none, dflt;
 	struct child		*c;
 	struct timeval		 tv;
+	char			 prog[128];
 	int			 pin[2] = { -1, -1 }, pout[2] = { -1, -1 };
-	int			 perr[2] = { -1, -1 }, r;
+	int			 perr[2] = { -1, -1 }, r, e = 0;
 	pid_t			 pid;
 
+	/* argv[0] comes from the configuration: one line, escaped. */
+	str_escape(prog, sizeof(prog), spec->path != NULL ? spec->path :
+	    spec->argv[0], strlen(spec->path != NULL ? spec->path :
+	    spec->argv[0]), 80);
 	if (spec->path == NULL) {
 		snprintf(err, errlen, "%s: cannot execute %s: %s", spec->name,
-		    spec->argv[0], strerror(ENOENT));
+		    prog, strerror(ENOENT));
+		errno = ENOENT;
 		return NULL;
 	}
 	if ((spec->input && pipe2(pin, O_CLOEXEC) != 0) ||
 	    pipe2(pout, O_CLOEXEC) != 0 || pipe2(perr, O_CLOEXEC) != 0) {
-		snprintf(err, errlen, "%s: pipe: %s", spec->name,
-		    strerror(errno));
+		e = errno;
+		snprintf(err, errlen, "%s: pipe: %s", spec->name, strerror(e));
 		goto fail_fds;
 	}
 
@@ -521,8 +527,9 @@ child_spawn(const struct command_spec *spec, const char *ctx, int timeout_s,
 	posix_spawnattr_destroy(&at);
 	if (r != 0) {
 		stats.children_failed++;
+		e = r;
 		snprintf(err, errlen, "%s: cannot execute %s: %s", spec->name,
-		    spec->path, strerror(r));
+		    prog, strerror(e));
 		goto fail_fds;
 	}
 	stats.children_spawned++;
@@ -576,6 +583,7 @@ fail_fds:
 		if (perr[r] >= 0)
 			close(perr[r]);
 	}
+	errno = e;
 	return NULL;
 }
 

@@ -37,7 +37,12 @@ struct child_cbs {
 #define CHILD_STDIN_HIGH	(256 * 1024)
 
 void	 child_init(struct event_base *);
-/* NULL with err set when the command cannot be started at all. */
+/*
+ * NULL with err set when the command cannot be started at all, and errno
+ * saying why: EMFILE, ENFILE, ENOMEM or EAGAIN (fork) when the daemon or
+ * the system ran out of a resource, something else when the command is
+ * at fault (ENOENT, EACCES, ENOEXEC...).
+ */
 struct child *child_spawn(const struct command_spec *, const char *ctx,
 	    int timeout_s, const struct child_cbs *, void *arg, char *err,
 	    size_t errlen);

@@ -25,6 +25,8 @@
 
 /* The PATH children get; argv[0] is resolved against it at load time. */
 #define CHILD_PATH	"/usr/sbin:/usr/bin:/sbin:/bin"
+/* An error line, before escaping. */
+#define CONFIG_ERROR_MAX	512
 
 struct loader {
 	const char		*file;
@@ -32,22 +34,37 @@ struct loader {
 	int			 nerr;
 };
 
+/*
+ * Adds an error line, escaped: it quotes strings of the file (and names
+ * it), and ends up in log lines and in RELOAD's one-line reply.
+ */
+static void
+add_error(struct loader *ld, const char *line)
+{
+	char esc[4 * CONFIG_ERROR_MAX + 4];
+
+	str_escape(esc, sizeof(esc), line, strlen(line), CONFIG_ERROR_MAX);
+	ld->errs->msg = xreallocarray(ld->errs->msg, ld->errs->n + 1,
+	    sizeof(char *));
+	ld->errs->msg[ld->errs->n++] = xstrdup(esc);
+	ld->nerr++;
+}
+
 static void LOG_PRINTF(3, 4)
 cerr(struct loader *ld, const config_setting_t *s, const char *fmt, ...)
 {
-	char	 msg[512], *line;
+	char	 line[CONFIG_ERROR_MAX];
 	va_list	 ap;
 	int	 lineno = s != NULL ? (int)config_setting_source_line(s) : 0;
+	int	 n;
 
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (asprintf(&line, "%s:%d: %s", ld->file, lineno, msg) < 0)
-		abort();
-	ld->errs->msg = xreallocarray(ld->errs->msg, ld->errs->n + 1,
-	    sizeof(char *));
-	ld->errs->msg[ld->errs->n++] = line;
-	ld->nerr++;
+	n = snprintf(line, sizeof(line), "%s:%d: ", ld->file, lineno);
+	if (n >= 0 && (size_t)n < sizeof(line)) {
+		va_start(ap, fmt);
+		vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+		va_end(ap);
+	}
+	add_error(ld, line);
 }
 
 void
@@ -185,6 +202,18 @@ unknown_key(struct loader *ld, const config_setting_t *s)
 	cerr(ld, s, "unknown key %s", name);
 }
 
+/* Whether s has only the printable, non-blank bytes names are made of. */
+static int
+host_chars(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	for (; *p != '\0'; p++)
+		if (*p <= ' ' || *p >= 0x7f)
+			return 0;
+	return 1;
+}
+
 static void
 load_listen(struct loader *ld, struct config *c, const config_setting_t *list)
 {
@@ -229,7 +258,13 @@ load_listen(struct loader *ld, struct config *c, const config_setting_t *list)
 			} else if (strcmp(key, "address") == 0) {
 				if ((str = get_string(ld, m)) == NULL)
 					ok = 0;
-				else
+				else if (!host_chars(str)) {
+					/* It would reach messages raw. */
+					cerr(ld, m, "listen address \"%s\" is "
+					    "not a host name or an address",
+					    str);
+					ok = 0;
+				} else
 					ls.address = (char *)str;
 			} else if (strcmp(key, "port") == 0) {
 				if (get_int(ld, m, 0, 65535, &ls.port) != 0)
@@ -633,19 +668,18 @@ config_build(const char *file, config_t *cf, int readok,
 	int			 j;
 
 	if (!readok) {
-		const char *ef = config_error_file(cf);
+		const char	*ef = config_error_file(cf);
+		char		 line[CONFIG_ERROR_MAX];
 
-		cerr(&ld, NULL, "%s", config_error_text(cf));
-		/* cerr() used line 0; put libconfig's own position in. */
-		free(errs->msg[errs->n - 1]);
-		if (config_error_type(cf) == CONFIG_ERR_FILE_IO) {
-			if (asprintf(&errs->msg[errs->n - 1], "%s: %s", file,
-			    strerror(errno != 0 ? errno : EIO)) < 0)
-				abort();
-		} else if (asprintf(&errs->msg[errs->n - 1], "%s:%d: %s",
-		    ef != NULL ? ef : file, config_error_line(cf),
-		    config_error_text(cf)) < 0)
-			abort();
+		/* libconfig's own position; ef may come from an @include. */
+		if (config_error_type(cf) == CONFIG_ERR_FILE_IO)
+			snprintf(line, sizeof(line), "%s: %s", file,
+			    strerror(errno != 0 ? errno : EIO));
+		else
+			snprintf(line, sizeof(line), "%s:%d: %s",
+			    ef != NULL ? ef : file, config_error_line(cf),
+			    config_error_text(cf));
+		add_error(&ld, line);
 		return NULL;
 	}
 

@@ -21,7 +21,9 @@
 #include "daemon/watch.h"
 
 #define SRC_BUCKETS	1024
+#define REFUSE_LOG_MS	1000	/* one line per reason at most this often */
 #define MAX_SINGLE_IO	(256 * 1024)
+#define NOTSENT_LOWAT	(16 * 1024)	/* see brokerd(8), LIMITS */
 
 /* Connections per source address, for limits.max_clients_per_source. */
 struct srcent {
@@ -32,6 +34,22 @@ struct srcent {
 };
 
 static struct srcent *srcmap[SRC_BUCKETS];
+
+enum refusal { REFUSE_DRAINING, REFUSE_MAX_CLIENTS, REFUSE_PER_SOURCE,
+	REFUSE_N };
+
+static const char *const refusal_text[REFUSE_N] = {
+	"shutting down", "max_clients reached",
+	"max_clients_per_source reached"
+};
+
+/* The log of each reason: when it was last written, what it left out. */
+static struct {
+	long long	 last_ms;
+	unsigned long	 unlogged;
+} refusal_log[REFUSE_N] = {
+	{ -REFUSE_LOG_MS, 0 }, { -REFUSE_LOG_MS, 0 }, { -REFUSE_LOG_MS, 0 }
+};
 
 static size_t
 src_key(const struct sockaddr *sa, int *family, unsigned char addr[16])
@@ -112,11 +130,30 @@ conn_ctx(void *arg)
 	return ((struct conn *)arg)->ctx;
 }
 
+/*
+ * Closes a connection that is not served.  A flood of them must not
+ * flood syslog: one line per reason a second, counting the ones left
+ * out since the last (STATS counts every one).
+ */
 static void
-refuse(int fd, const char *peer, const char *why)
+refuse(int fd, const char *peer, enum refusal why)
 {
-	log_info("%s: closing connection from %s", why, peer);
+	long long	now = mono_ms();
+
 	close(fd);
+	if (now - refusal_log[why].last_ms < REFUSE_LOG_MS) {
+		refusal_log[why].unlogged++;
+		return;
+	}
+	if (refusal_log[why].unlogged > 0)
+		log_info("%s: closing connection from %s (%lu more since the "
+		    "last message)", refusal_text[why], peer,
+		    refusal_log[why].unlogged);
+	else
+		log_info("%s: closing connection from %s", refusal_text[why],
+		    peer);
+	refusal_log[why].last_ms = now;
+	refusal_log[why].unlogged = 0;
 }
 
 static void
@@ -182,28 +219,36 @@ conn_accept(enum service service, evutil_socket_t fd,
 	const struct limits	*lim = &srv.cfg->limits;
 	struct srcent		*src;
 	char			 peer[ADDR_STRLEN];
-	int			 on = 1;
+	int			 on = 1, lowat = NOTSENT_LOWAT;
 
 	addr_format(sa, (socklen_t)socklen, peer, sizeof(peer));
 	if (srv.draining) {
 		stats.connections_refused_draining++;
-		refuse(fd, peer, "shutting down");
+		refuse(fd, peer, REFUSE_DRAINING);
 		return;
 	}
 	if (srv.nconns - srv.nconns_svc[SERVICE_CONTROL] >=
 	    (unsigned)lim->max_clients) {
 		stats.connections_refused_max_clients++;
-		refuse(fd, peer, "max_clients reached");
+		refuse(fd, peer, REFUSE_MAX_CLIENTS);
 		return;
 	}
 	src = src_get(sa);
 	if (src != NULL && src->count >= (unsigned)lim->max_clients_per_source) {
 		stats.connections_refused_per_source++;
-		refuse(fd, peer, "max_clients_per_source reached");
+		refuse(fd, peer, REFUSE_PER_SOURCE);
 		return;
 	}
-	if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6)
+	if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6) {
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+		/*
+		 * Unsent bytes the kernel queues for a client, which it
+		 * otherwise takes up to its autotuned send buffer (4 MiB)
+		 * from a client that does not read: ours count too.
+		 */
+		setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat,
+		    sizeof(lowat));
+	}
 	conn_new(service, fd, peer, sa, socklen, src);
 }
 
@@ -212,7 +257,7 @@ void
 conn_accept_control(evutil_socket_t fd, const char *peer)
 {
 	if (srv.draining) {
-		refuse(fd, peer, "shutting down");
+		refuse(fd, peer, REFUSE_DRAINING);
 		return;
 	}
 	conn_new(SERVICE_CONTROL, fd, peer, NULL, 0, NULL);

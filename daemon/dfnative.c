@@ -33,6 +33,7 @@
 
 #define MOUNTS_PATH	"/proc/self/mounts"
 #define MOUNTS_MAX	(16 * 1024 * 1024)
+#define DIR_SHOWN	100	/* bytes of a mount point in logs, replies */
 
 struct dfn_slot;
 
@@ -41,6 +42,8 @@ struct dfn_probe {
 	LIST_ENTRY(dfn_probe)	 entry;	/* probes in flight */
 	LIST_HEAD(, dfn_slot)	 waiters;
 	char			*dir;
+	/* dir for log lines and replies: escaped, truncated. */
+	char			 shown[4 * DIR_SHOWN + 4];
 	int			 delay_ms;	/* test hook */
 	long long		 running_since; /* loop's view */
 	/* Written by the worker. */
@@ -551,14 +554,14 @@ probe_done(struct pool_job *j)
 		took = (double)(mono_ns() - j->started_ns) / 1e9;
 		if (p->info.err == EACCES || p->info.err == ENOENT)
 			/* df -l is silent about these too. */
-			log_debug("DF --native: %s %s: %s", p->call, p->dir,
+			log_debug("DF --native: %s %s: %s", p->call, p->shown,
 			    strerror(p->info.err));
 		else if (p->info.err != 0)
-			log_warnx("DF --native: %s %s: %s", p->call, p->dir,
+			log_warnx("DF --native: %s %s: %s", p->call, p->shown,
 			    strerror(p->info.err));
 		if (took >= 1.0)
 			log_info("DF --native: statvfs on %s answered after "
-			    "%.3f s", p->dir, took);
+			    "%.3f s", p->shown, took);
 	}
 	/* Answering may start or cancel requests: pop one at a time. */
 	while ((s = LIST_FIRST(&p->waiters)) != NULL) {
@@ -588,12 +591,15 @@ probe_attach(struct dfn_slot *s)
 	if (p == NULL) {
 		p = xcalloc(1, sizeof(*p));
 		p->dir = xstrdup(s->dir);
+		str_escape(p->shown, sizeof(p->shown), p->dir, strlen(p->dir),
+		    DIR_SHOWN);
 		LIST_INIT(&p->waiters);
 		p->job.work = probe_work;
 		p->job.done = probe_done;
 		p->job.class = POOL_RISKY;
 		p->job.name = "statvfs";
-		snprintf(p->job.ctx, sizeof(p->job.ctx), "%s", p->dir);
+		str_escape(p->job.ctx, sizeof(p->job.ctx), p->dir,
+		    strlen(p->dir), DIR_SHOWN);
 		if (delay_mount != NULL && strcmp(delay_mount, p->dir) == 0)
 			p->delay_ms = delay_ms;
 		if (pool_submit(&p->job) != 0) {
@@ -676,7 +682,7 @@ dfn_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	struct dfn_req		*r = arg;
 	struct dfn_slot		*s, *slow = NULL;
-	char			 err[PATH_MAX + 64];
+	char			 err[sizeof(slow->probe->shown) + 64];
 	size_t			 k;
 
 	(void)fd;
@@ -703,10 +709,11 @@ dfn_timeout(evutil_socket_t fd, short what, void *arg)
 			snprintf(err, sizeof(err), "timed out");
 		else if (slow->probe->running_since != 0)
 			snprintf(err, sizeof(err), "statvfs on %s timed out",
-			    slow->dir);
+			    slow->probe->shown);
 		else
 			snprintf(err, sizeof(err), "statvfs on %s timed out "
-			    "(still queued: the workers are busy)", slow->dir);
+			    "(still queued: the workers are busy)",
+			    slow->probe->shown);
 	}
 	log_ctx(LOG_WARNING, r->ctx, "DF --native: %s after %d ms", err,
 	    r->deadline_ms);
@@ -806,7 +813,12 @@ dfnative_set_test_delay(const char *mount, int ms)
 	free(delay_mount);
 	delay_mount = mount != NULL ? xstrdup(mount) : NULL;
 	delay_ms = ms;
-	if (mount != NULL)
+	if (mount != NULL) {
+		char shown[4 * DIR_SHOWN + 4];
+
+		str_escape(shown, sizeof(shown), mount, strlen(mount),
+		    DIR_SHOWN);
 		log_notice("DF --native: test hook: statvfs on %s sleeps %d "
-		    "ms first", mount, ms);
+		    "ms first", shown, ms);
+	}
 }

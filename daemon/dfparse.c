@@ -90,7 +90,8 @@ dfparse(const char *text, size_t len, struct df_table *t, char *err,
 	t->rows = NULL;
 	t->nrows = 0;
 	buf = xmalloc(len + 1);
-	memcpy(buf, text, len);
+	if (len > 0)		/* text may be NULL then */
+		memcpy(buf, text, len);
 	buf[len] = '\0';
 	if (memchr(buf, '\0', len) != NULL) {
 		snprintf(err, errlen, "df output contains NUL bytes");

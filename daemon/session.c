@@ -32,9 +32,21 @@
 #include "daemon/server.h"
 #include "daemon/watch.h"
 
-#define OUT_HIGH	(256 * 1024)
-#define OUT_LOW		(64 * 1024)
+/*
+ * What a connection holds (brokerd(8), "Memory per connection"): CONN_MAX
+ * of unparsed input and pending output together, plus one 4 KiB read and
+ * the last reply; max_clients times that must fit the unit's MemoryMax.
+ * Requests are taken while less than OUT_HIGH is pending, input is read
+ * up to IN_MAX, and a command's output up to CONN_MAX, which streams
+ * measurably faster than OUT_HIGH would.  A running command's input
+ * (CHILD_STDIN_HIGH) and df output (DF_MAX) come on top, at most
+ * limits.max_children times.
+ */
+#define CONN_MAX	(128 * 1024)
+#define OUT_HIGH	(64 * 1024)
+#define OUT_LOW		(32 * 1024)
 #define IN_MAX		(64 * 1024)	/* unparsed input while busy */
+#define COPY_MAX	(16 * 1024)	/* replies copied, not moved */
 #define DF_MAX		(1024 * 1024)	/* df output we are willing to parse */
 #define SLEEP_MAX_MS	10000
 #define READ_MORE	(256 * 1024)	/* per read callback, beyond 4 KiB */
@@ -108,7 +120,11 @@ session_final(struct session *s, int code, const char *fmt, ...)
 	}
 }
 
-/* Frames the whole of buf as DATA (at most PROTO_MAX_FRAME each). */
+/*
+ * Frames the whole of buf as DATA (at most PROTO_MAX_FRAME each).  Small
+ * replies are copied: moving their chains would queue the slack of many
+ * small chains, which a client that does not read keeps.
+ */
 static void
 session_data_to(struct session *s, struct evbuffer *buf, struct evbuffer *out)
 {
@@ -119,7 +135,12 @@ session_data_to(struct session *s, struct evbuffer *buf, struct evbuffer *out)
 		if (n > PROTO_MAX_FRAME)
 			n = PROTO_MAX_FRAME;
 		evbuffer_add(out, hdr, proto_data_header(hdr, n));
-		evbuffer_remove_buffer(buf, out, n);
+		if (n <= COPY_MAX) {
+			evbuffer_add(out, evbuffer_pullup(buf, (ev_ssize_t)n),
+			    n);
+			evbuffer_drain(buf, n);
+		} else
+			evbuffer_remove_buffer(buf, out, n);
 		s->conn->bytes_out += n;
 	}
 }
@@ -146,6 +167,7 @@ session_fail(struct session *s, int code, const char *fmt, ...)
 	}
 	stage_close(s);
 	event_del(s->rev);
+	evtimer_del(s->req_timer);
 	session_final(s, code, "%s", text);
 	s->closing = 1;
 	s->input = INPUT_NONE;
@@ -177,8 +199,8 @@ static void
 reply_table(struct session *s, struct df_table *t, const char *warning)
 {
 	struct evbuffer	*buf = evbuffer_new();
-	char		 field[1024];
-	size_t		 i;
+	char		*field = NULL;
+	size_t		 i, cap = 0, need;
 	int		 j;
 
 	for (j = 0; j < DF_NFIELDS; j++)
@@ -186,10 +208,17 @@ reply_table(struct session *s, struct df_table *t, const char *warning)
 		    j == DF_NFIELDS - 1 ? '\n' : '\t');
 	for (i = 0; i < t->nrows; i++)
 		for (j = 0; j < DF_NFIELDS; j++) {
-			evbuffer_add(buf, field, df_escape(field,
-			    sizeof(field), t->rows[i].field[j]));
+			/* Escaping at most doubles it; df_escape keeps 2. */
+			need = 2 * strlen(t->rows[i].field[j]) + 3;
+			if (need > cap) {
+				field = xreallocarray(field, need, 1);
+				cap = need;
+			}
+			evbuffer_add(buf, field, df_escape(field, cap,
+			    t->rows[i].field[j]));
 			evbuffer_add(buf, j == DF_NFIELDS - 1 ? "\n" : "\t", 1);
 		}
+	free(field);
 	session_data(s, buf);
 	evbuffer_free(buf);
 	if (warning != NULL) {
@@ -199,8 +228,9 @@ reply_table(struct session *s, struct df_table *t, const char *warning)
 		session_final(s, 0, "%zu", t->nrows);
 }
 
+/* warning: how it failed, if it did; errline: its first stderr line. */
 static void
-reply_df(struct session *s, const char *warning)
+reply_df(struct session *s, const char *warning, const char *errline)
 {
 	struct df_table	 t;
 	char		 err[256];
@@ -209,6 +239,15 @@ reply_df(struct session *s, const char *warning)
 	if (s->dfdropped > 0) {
 		session_final(s, 502, "%s output is larger than %d bytes",
 		    s->cmd->name, DF_MAX);
+		return;
+	}
+	/* evbuffer_pullup() has no bytes to point at: NULL. */
+	if (len == 0) {
+		if (warning != NULL)
+			session_final(s, 502, "%s", warning);
+		else
+			session_final(s, 502, "%s printed nothing%s%s",
+			    s->cmd->name, *errline ? ": " : "", errline);
 		return;
 	}
 	if (dfparse((const char *)evbuffer_pullup(s->dfout, -1), len, &t, err,
@@ -281,7 +320,12 @@ child_out(struct child *ch, int fd, void *arg)
 
 	if (s->cmd->output == OUTPUT_DF)
 		return df_out(s, fd);
-	n = bufio_read(s->rbuf, fd, READ_MORE);
+	/* The client is slower than the child: let the pipe fill up. */
+	if (evbuffer_get_length(out) >= CONN_MAX) {
+		child_pause_stdout(ch, 1);
+		return 1;
+	}
+	n = bufio_read(s->rbuf, fd, CONN_MAX - evbuffer_get_length(out));
 	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
 		return 0;
 	if (n < 0)
@@ -299,8 +343,7 @@ child_out(struct child *ch, int fd, void *arg)
 		evbuffer_add_buffer(out, s->fbuf);
 	} else
 		session_data(s, s->rbuf);
-	/* The client is slower than the child: let the pipe fill up. */
-	if (evbuffer_get_length(out) > OUT_HIGH)
+	if (evbuffer_get_length(out) >= CONN_MAX)
 		child_pause_stdout(ch, 1);
 	return 1;
 }
@@ -327,7 +370,7 @@ child_done(struct child *ch, void *arg)
 		session_final(s, 504, "%s timed out after %d s", name, t);
 	} else if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
 		if (s->cmd->output == OUTPUT_DF)
-			reply_df(s, NULL);
+			reply_df(s, NULL, line);
 		else
 			session_final(s, 0, "%s", "");
 	} else {
@@ -340,7 +383,7 @@ child_done(struct child *ch, void *arg)
 			    "%s killed by signal %d%s%s", name,
 			    WTERMSIG(st), *line ? ": " : "", line);
 		if (s->cmd->output == OUTPUT_DF)
-			reply_df(s, warning);
+			reply_df(s, warning, line);
 		else
 			session_final(s, 502, "%s", warning);
 	}
@@ -397,7 +440,9 @@ start_command(struct session *s, const struct command_spec *cmd)
 	    srv.cfg->limits.command_timeout_s, &session_child_cbs, s, err,
 	    sizeof(err));
 	if (s->child == NULL) {
-		session_final(s, 502, "%s", err);
+		/* Out of fds or processes is ours (500), not the command's. */
+		session_final(s, errno == EMFILE || errno == ENFILE ||
+		    errno == ENOMEM || errno == EAGAIN ? 500 : 502, "%s", err);
 		return;
 	}
 	s->running = 1;
@@ -419,21 +464,24 @@ start_command(struct session *s, const struct command_spec *cmd)
 		s->input = INPUT_FORWARD;
 }
 
-/* Splits line into at most max words; returns the count, -1 if more. */
+/*
+ * Splits line into at most max words; returns the count, -1 if more.
+ * Only spaces separate (brokerd-protocol(7)): a tab is part of a word.
+ */
 static int
 split(char *line, char **w, int max)
 {
 	int n = 0;
 
 	for (;;) {
-		while (*line == ' ' || *line == '\t')
+		while (*line == ' ')
 			line++;
 		if (*line == '\0')
 			return n;
 		if (n == max)
 			return -1;
 		w[n++] = line;
-		while (*line != '\0' && *line != ' ' && *line != '\t')
+		while (*line != '\0' && *line != ' ')
 			line++;
 		if (*line != '\0')
 			*line++ = '\0';
@@ -810,6 +858,23 @@ stdin_blocked:
 	return SPLICE_AGAIN;
 }
 
+/*
+ * A line that started (a request line, a DATA header, END) must end
+ * within request_timeout_s of its first byte, counted while the daemon
+ * waits for the client: not while input it has not taken is pending.
+ */
+static void
+req_timer_update(struct session *s)
+{
+	struct timeval tv = { srv.cfg->limits.request_timeout_s, 0 };
+
+	if (s->closing || s->parser.linelen == 0 ||
+	    evbuffer_get_length(bufferevent_get_input(s->conn->bev)) > 0)
+		evtimer_del(s->req_timer);
+	else if (!evtimer_pending(s->req_timer, NULL))
+		evtimer_add(s->req_timer, &tv);
+}
+
 static void
 session_process_input(struct session *s)
 {
@@ -864,7 +929,7 @@ again:
 	case SPLICE_GONE:
 		return;
 	case SPLICE_WAIT:
-		evtimer_del(s->req_timer);
+		req_timer_update(s);
 		return;
 	case SPLICE_AGAIN:
 		goto again;
@@ -872,17 +937,7 @@ again:
 		break;
 	}
 	event_del(s->rev);
-
-	/* A request line that started must end within request_timeout_s. */
-	if (s->input == INPUT_NONE && !s->running && s->parser.linelen > 0) {
-		if (!evtimer_pending(s->req_timer, NULL)) {
-			struct timeval tv = {
-			    srv.cfg->limits.request_timeout_s, 0 };
-
-			evtimer_add(s->req_timer, &tv);
-		}
-	} else
-		evtimer_del(s->req_timer);
+	req_timer_update(s);
 
 	if (s->eof) {
 		/* A refused request's input may be cut short: it was answered. */
@@ -901,7 +956,9 @@ again:
 		}
 		return;
 	}
-	if (evbuffer_get_length(in) >= IN_MAX && !session_can_consume(s))
+	if (!session_can_consume(s) && (evbuffer_get_length(in) >= IN_MAX ||
+	    evbuffer_get_length(in) + evbuffer_get_length(
+	    bufferevent_get_output(bev)) >= CONN_MAX))
 		bufferevent_disable(bev, EV_READ);
 	else if (!session_can_consume(s) && s->input == INPUT_FORWARD)
 		bufferevent_disable(bev, EV_READ);
@@ -919,12 +976,37 @@ session_process(struct session *s)
 		    s->conn->bev));
 }
 
+/*
+ * How much more input to read at once: up to IN_MAX unparsed and CONN_MAX
+ * with the output; for a command, what its stdin buffer has room for;
+ * for input that is discarded, what the parser drops right away.
+ */
+static size_t
+read_room(struct session *s)
+{
+	size_t		 in = evbuffer_get_length(bufferevent_get_input(
+			    s->conn->bev)), held;
+	struct evbuffer	*cin;
+
+	if (s->input == INPUT_DISCARD)
+		return READ_MORE;
+	if (s->input == INPUT_FORWARD && s->child != NULL &&
+	    (cin = child_stdin(s->child)) != NULL) {
+		held = in + evbuffer_get_length(cin);
+		return held < CHILD_STDIN_HIGH ? CHILD_STDIN_HIGH - held : 0;
+	}
+	held = in + evbuffer_get_length(bufferevent_get_output(s->conn->bev));
+	if (in >= IN_MAX || held >= CONN_MAX)
+		return 0;
+	return IN_MAX - in < CONN_MAX - held ? IN_MAX - in : CONN_MAX - held;
+}
+
 static void
 session_read(struct bufferevent *bev, void *arg)
 {
-	struct session *s = arg;
-
-	struct evbuffer *in = bufferevent_get_input(bev);
+	struct session	*s = arg;
+	struct evbuffer	*in = bufferevent_get_input(bev);
+	size_t		 room;
 
 	/*
 	 * Past the bufferevent's 4 KiB read, while we can use it: EOF and
@@ -932,9 +1014,9 @@ session_read(struct bufferevent *bev, void *arg)
 	 * Input for a child is spliced instead, frame by frame.
 	 */
 	if (evbuffer_get_length(in) - s->inlen >= LIBEVENT_READ &&
-	    session_can_consume(s) && evbuffer_get_length(in) < IN_MAX &&
+	    session_can_consume(s) && (room = read_room(s)) > 0 &&
 	    !(s->splice && s->input == INPUT_FORWARD))
-		(void)bufio_read_bev(bev, READ_MORE);
+		(void)bufio_read_bev(bev, room < READ_MORE ? room : READ_MORE);
 	/* Only what arrived since the last time counts. */
 	s->conn->bytes_in += evbuffer_get_length(in) - s->inlen;
 	session_process(s);

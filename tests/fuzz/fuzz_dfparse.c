@@ -50,7 +50,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int		 j, r;
 
 	memset(err, 0, sizeof(err));
-	r = dfparse((const char *)data, size, &t, err, sizeof(err));
+	/* The daemon passes no bytes as NULL (evbuffer_pullup, empty). */
+	r = dfparse(size > 0 ? (const char *)data : NULL, size, &t, err,
+	    sizeof(err));
 	CHECK(r == 0 || r == -1);
 	if (r != 0) {
 		CHECK(err[0] != '\0' && memchr(err, '\0', sizeof(err)));

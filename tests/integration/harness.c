@@ -454,6 +454,22 @@ proc_nthreads(pid_t pid)
 }
 
 int
+proc_maps(pid_t pid, const char *name)
+{
+	char	path[64], line[512];
+	FILE	*f;
+	int	 found = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f) != NULL)
+		found = strstr(line, name) != NULL;
+	fclose(f);
+	return found;
+}
+
+int
 listening_socket(int *port)
 {
 	struct sockaddr_in	sin;
@@ -573,6 +589,27 @@ send_all(int fd, const void *buf, size_t len)
 	return (ssize_t)off;
 }
 
+int
+wait_eof(int fd, int timeout_ms)
+{
+	struct pollfd	 pfd = { fd, POLLIN, 0 };
+	long long	 start = now_ms();
+	char		 buf[4096];
+	ssize_t		 n;
+
+	for (;;) {
+		int left = timeout_ms - (int)(now_ms() - start);
+
+		if (left <= 0 || poll(&pfd, 1, left) <= 0)
+			return 0;
+		n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno == ECONNRESET))
+			return 1;
+		if (n < 0 && errno != EAGAIN && errno != EINTR)
+			return 0;
+	}
+}
+
 ssize_t
 read_to_eof(int fd, char **out, int timeout_ms)
 {
@@ -677,6 +714,20 @@ request(int fd, const char *line, struct reply *r)
 		return -1;
 	}
 	return read_reply(fd, r, 20000);
+}
+
+int
+pong_next(int fd)
+{
+	struct reply	r;
+	int		good;
+
+	request(fd, "PING", &r);
+	good = r.code == 0 && strcmp(r.text, "pong") == 0;
+	if (!good)
+		diag("after it, PING got %d %s", r.code, r.text);
+	reply_free(&r);
+	return good;
 }
 
 int

@@ -66,6 +66,8 @@ long long proc_cpu_ticks(pid_t);
 int	proc_nthreads(pid_t);
 /* The state letter of /proc/PID/stat (R, S, Z...), '?' if there is none. */
 char	proc_state(pid_t);
+/* Whether a file mapped by pid has name in its path ("libasan"). */
+int	proc_maps(pid_t, const char *name);
 
 /* A loopback port nobody listens on (bound, read back, closed). */
 int	free_port(void);
@@ -75,6 +77,11 @@ int	tcp_connect(int port);
 int	tcp_connect_from(const char *src, int port);
 /* A unix stream socket connected to path; -1 on error. */
 int	unix_connect(const char *path);
+/*
+ * Whether the peer closes fd within timeout_ms (EOF or a reset), bytes
+ * before it read and dropped.
+ */
+int	wait_eof(int fd, int timeout_ms);
 /* Reads until EOF or timeout into a malloc'd buffer; returns length. */
 ssize_t	read_to_eof(int fd, char **out, int timeout_ms);
 ssize_t	send_all(int fd, const void *buf, size_t len);
@@ -93,6 +100,11 @@ int	read_reply(int fd, struct reply *, int timeout_ms);
 void	reply_free(struct reply *);
 /* Sends line + "\n" then reads the reply. */
 int	request(int fd, const char *line, struct reply *);
+/*
+ * Sends PING; 1 if the next reply is OK pong, so the reply before it was
+ * one whole final line with nothing of it left over.
+ */
+int	pong_next(int fd);
 
 /*
  * Runs argv with stdin from in (NULL: /dev/null), collecting stdout and

@@ -1,6 +1,7 @@
 /* The broker protocol and its commands against the real daemon. */
 #include "autoconf.h"
 
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
@@ -31,6 +32,13 @@ static const char conf_text[] =
 "  missing = { argv = [ \"/nonexistent/command\" ]; };\n"
 "  slow = { argv = [ \"sleep\", \"60\" ]; timeout_s = 1; };\n"
 "  dfbad = { argv = [ \"df\", \"-hl\", \"/\", \"/nonexistent\" ];\n"
+"    output = \"df\"; };\n"
+"  dfnone = { argv = [ \"df\", \"-hl\", \"-t\", \"nosuchfs\" ];\n"
+"    output = \"df\"; };\n"
+"  dfquiet = { argv = [ \"sh\", \"-c\", \"echo nothing to report >&2\" ];\n"
+"    output = \"df\"; };\n"
+"  dflong = { argv = [ \"sh\", \"-c\", \"echo 'Filesystem Size Used Avail "
+"Use% Mounted on'; printf 'tmpfs 1.0M 0 1.0M 0%% /a\\\\t%03000d\\\\n' 0\" ];\n"
 "    output = \"df\"; };\n"
 "  fail = { argv = [ \"sh\", \"-c\", \"echo oops >&2; exit 3\" ]; };\n"
 "  family = { argv = [ \"sh\", \"-c\", \"sleep 60 & exec sleep 60\" ];\n"
@@ -114,6 +122,16 @@ test_simple(void)
 	    strstr(r.data, "children_spawned\t") != NULL,
 	    "STATS has connections, requests per verb, errors per code, "
 	    "children");
+	reply_free(&r);
+	/* Only spaces separate words: a tab is part of one. */
+	request(fd, "ping\tx", &r);
+	is_int(r.code, 404, "ping<TAB>x is one word, an unknown verb: 404 "
+	    "(%s)", r.text);
+	is_str(r.text, "unknown command \"ping\\tx\"", "named with the tab "
+	    "escaped");
+	reply_free(&r);
+	request(fd, "PING\t", &r);
+	is_int(r.code, 404, "PING<TAB>: 404 (%s)", r.text);
 	reply_free(&r);
 	/* Nothing runs client strings: metacharacters are just names. */
 	is_int(request(fd, "RUN $(touch /tmp/brokerd-pwned)", &r), 400,
@@ -202,6 +220,40 @@ test_df(void)
 	ok(r.code == 0 && strncmp(r.text, "1 warning: dfbad exited with "
 	    "status 1: df: ", 34) == 0 && strstr(r.data, "\t/\n") != NULL,
 	    "df failing on one mount still returns the others (%s)", r.text);
+	reply_free(&r);
+
+	/* No output at all (undefined behaviour once): 502, stderr line. */
+	send_all(fd, "RUN dfnone\nEND\n", 15);
+	read_reply(fd, &r, 10000);
+	ok(r.code == 502 && strcmp(r.text, "dfnone exited with status 1: "
+	    "df: no file systems processed") == 0 && r.len == 0,
+	    "df -t nosuchfs prints nothing: 502 with its stderr line (%d %s)",
+	    r.code, r.text);
+	reply_free(&r);
+	send_all(fd, "RUN dfquiet\nEND\n", 16);
+	read_reply(fd, &r, 10000);
+	ok(r.code == 502 && strcmp(r.text, "dfquiet printed nothing: "
+	    "nothing to report") == 0 && r.len == 0, "a df command that "
+	    "exits 0 printing nothing: 502 with its stderr line (%d %s)",
+	    r.code, r.text);
+	reply_free(&r);
+	is_int(request(fd, "PING", &r), 0, "and the daemon still serves");
+	reply_free(&r);
+
+	/* A field of 3003 bytes, 3004 escaped: all of it, not 1 KiB. */
+	send_all(fd, "RUN dflong\nEND\n", 15);
+	read_reply(fd, &r, 10000);
+	{
+		const char *row = strchr(r.data, '\n'), *mnt;
+
+		mnt = row != NULL ? strrchr(row, '\t') : NULL;
+		ok(r.code == 0 && strcmp(r.text, "1") == 0 && mnt != NULL &&
+		    strncmp(mnt, "\t/a\\t000", 8) == 0 &&
+		    strspn(mnt + 5, "0") == 3000 && strcmp(mnt + 3005, "\n")
+		    == 0, "a mount point of 3003 bytes comes whole (%d %s, "
+		    "%zu bytes in the field)", r.code, r.text, mnt != NULL ?
+		    strlen(mnt) - 2 : 0);
+	}
 	reply_free(&r);
 	close(fd);
 }
@@ -629,6 +681,141 @@ test_bad_input(void)
 	close(fd);
 }
 
+/*
+ * Sends str one byte every ms milliseconds, watching for a reply in
+ * between; returns when one came (r filled, *at its time after the first
+ * byte) or, with r->code -1, when none came until a further ms after the
+ * last byte.
+ */
+static void
+trickle(int fd, const char *str, int ms, struct reply *r, long long *at)
+{
+	struct pollfd	pfd = { fd, POLLIN, 0 };
+	long long	t0 = now_ms();
+	size_t		i;
+
+	memset(r, 0, sizeof(*r));
+	r->code = -1;
+	*at = -1;
+	for (i = 0; i <= strlen(str); i++) {
+		if (i < strlen(str))
+			send_all(fd, str + i, 1);
+		if (poll(&pfd, 1, ms) == 1) {
+			read_reply(fd, r, 2000);
+			*at = now_ms() - t0;
+			return;
+		}
+	}
+	r->data = calloc(1, 1);
+}
+
+/*
+ * request_timeout_s = 1 bounds every line the daemon waits for, not only
+ * request lines: a DATA header after a refused request, a DATA header and
+ * END while a command reads its input.  Each is trickled one byte every
+ * 400 ms, which the idle timeout alone would let go on for ever.
+ */
+static void
+test_line_timeouts(void)
+{
+	static const struct {
+		const char	*before;	/* sent at once, then... */
+		int		 refused;	/* ...a 404 read first */
+		const char	*slow;		/* ...this trickled */
+		const char	*what;
+	} t[] = {
+		{ "RUN nosuch\n", 1, "DATA 3", "a DATA header after a "
+		    "refused RUN" },
+		{ "RUN nosuch\nDATA 1\nx", 1, "END", "END after a refused "
+		    "RUN's frame" },
+		{ "UPPER\n", 0, "DATA 3", "a DATA header while UPPER runs" },
+		{ "UPPER\nDATA 3\nabc", 0, "END", "END while UPPER runs" },
+	};
+	struct reply	 r;
+	long long	 at;
+	size_t		 i;
+	int		 fd;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		fd = tcp_connect(d.broker_port);
+		send_all(fd, t[i].before, strlen(t[i].before));
+		if (t[i].refused) {
+			read_reply(fd, &r, 5000);
+			reply_free(&r);
+		} else
+			wait_children(d.pid, 1, 5000);
+		trickle(fd, t[i].slow, 400, &r, &at);
+		ok(r.code == 504 && strcmp(r.text, "request timed out") == 0 &&
+		    at >= 700 && at < 2000, "%s, one byte every 400 ms: ERR "
+		    "504 after request_timeout_s = 1 (%d %s after %lld ms)",
+		    t[i].what, r.code, r.text, at);
+		reply_free(&r);
+		ok(wait_eof(fd, 3000), "and the connection is closed");
+		close(fd);
+	}
+	ok(wait_children(d.pid, 0, 5000), "no command left running");
+}
+
+/*
+ * Out of file descriptors: pipe(2) fails with EMFILE, which is the
+ * daemon's resource failure (500), not the command's (502).  The daemon
+ * runs with RLIMIT_NOFILE 64 and gets connections until an accept fails.
+ */
+static void
+test_out_of_fds(void)
+{
+	enum { MAXCONN = 200 };
+	static const char conf[] =
+	    "listen = ( { service = \"broker\"; address = \"127.0.0.1\";"
+	    " port = 0; } );\nlimits = { max_clients_per_source = 1000; };\n";
+	struct daemon	d2 = { 0 };
+	struct rlimit	orig, low;
+	struct reply	r;
+	int		fds[MAXCONN], n = 0, i, full = 0, fd;
+
+	getrlimit(RLIMIT_NOFILE, &orig);
+	low = orig;
+	low.rlim_cur = 64;
+	if (setrlimit(RLIMIT_NOFILE, &low) != 0)
+		bail("setrlimit 64: %s", strerror(errno));
+	i = d_start(&d2, conf, NULL);
+	if (setrlimit(RLIMIT_NOFILE, &orig) != 0)
+		bail("setrlimit back: %s", strerror(errno));
+	if (i != 0)
+		bail("daemon (RLIMIT_NOFILE 64) did not start");
+	fds[n++] = tcp_connect(d2.broker_port);
+	is_int(request(fds[0], "PING", &r), 0, "a client of a daemon with "
+	    "RLIMIT_NOFILE 64");
+	reply_free(&r);
+	while (n < MAXCONN && !(full = d_log_count(&d2,
+	    "Too many open files") > 0)) {
+		fds[n++] = tcp_connect(d2.broker_port);
+		usleep(5000);
+	}
+	ok(full, "%d connections later an accept fails with EMFILE", n);
+	send_all(fds[0], "UPPER\nEND\n", 10);
+	read_reply(fds[0], &r, 5000);
+	ok(r.code == 500 && strcmp(r.text, "upper: pipe: Too many open files")
+	    == 0, "UPPER then gets ERR 500, the daemon's resource failure "
+	    "(%d %s)", r.code, r.text);
+	reply_free(&r);
+	ok(d_log_count(&d2, "ERR 500 upper: pipe: Too many open files") == 1,
+	    "logged once");
+	for (i = 1; i < n; i++)
+		close(fds[i]);
+	fd = fds[0];
+	usleep(200000);
+	send_all(fd, "UPPER\nDATA 3\nabcEND\n", 20);
+	read_reply(fd, &r, 5000);
+	ok(r.code == 0 && strcmp(r.data, "ABC") == 0, "with fds free again, "
+	    "UPPER works on the same connection (%d %s)", r.code, r.text);
+	reply_free(&r);
+	close(fd);
+	is_int(d_stop(&d2, SIGTERM, 10000), 0, "daemon (RLIMIT_NOFILE 64) "
+	    "exits 0");
+	d_cleanup(&d2);
+}
+
 static void
 test_max_children(void)
 {
@@ -729,6 +916,7 @@ main(void)
 		test_late_reader();
 		test_failures();
 		test_bad_input();
+		test_line_timeouts();
 		test_brokerctl();
 		spliced = spliced_bytes(d.broker_port);
 		ok(m == 0 ? spliced > 200 * 1024 * 1024 : spliced == 0,
@@ -744,5 +932,6 @@ main(void)
 	test_splice_auto();
 	test_max_children();
 	test_never_reads();
+	test_out_of_fds();
 	return done_testing();
 }

@@ -144,6 +144,54 @@ test_brokerd_cli(struct daemon *d)
 	}
 }
 
+/*
+ * A string of the configuration with a line feed in it, quoted in an
+ * error: one line in RELOAD's reply, in the log and from brokerd -t.
+ */
+static void
+test_config_strings(struct daemon *d, const char *good)
+{
+	char		 conf[1024], want[1024], *out, *err, *argv[5];
+	struct reply	 r;
+	int		 fd, st;
+
+	snprintf(conf, sizeof(conf), "%slog = { level = \"x\\nOK "
+	    "generation 99\"; };\ncontrol = { path = \"%s\"; };\n", good,
+	    d->control);
+	write_conf(d->conf, conf);
+	fd = unix_connect(d->control);
+	request(fd, "RELOAD", &r);
+	snprintf(want, sizeof(want), "%s:2: unknown log level \"x\\nOK "
+	    "generation 99\" (error, warning, notice, info or debug)",
+	    d->conf);
+	ok(r.code == 500 && strcmp(r.text, want) == 0, "RELOAD with a log "
+	    "level holding a line feed: ERR 500 on one line, escaped (%d %s)",
+	    r.code, r.text);
+	reply_free(&r);
+	ok(pong_next(fd), "the next reply is PING's");
+	ok(d_log_count(d, want) >= 1 && d_log_count(d, "\nOK generation") ==
+	    0, "the log has the error escaped, on one line");
+
+	argv[0] = (char *)brokerd; argv[1] = "-t"; argv[2] = "-c";
+	argv[3] = d->conf; argv[4] = NULL;
+	st = run(argv, &out, &err);
+	snprintf(want, sizeof(want), "%s:2: unknown log level \"x\\nOK "
+	    "generation 99\" (error, warning, notice, info or debug)\n",
+	    d->conf);
+	ok(st == 1 && strcmp(err, want) == 0, "brokerd -t prints it on one "
+	    "line: %s", err);
+	free(out); free(err);
+
+	snprintf(conf, sizeof(conf), "%scontrol = { path = \"%s\"; };\n",
+	    good, d->control);
+	write_conf(d->conf, conf);
+	request(fd, "RELOAD", &r);
+	ok(r.code == 0 && strncmp(r.text, "generation ", 11) == 0,
+	    "the good file reloads (%d %s)", r.code, r.text);
+	reply_free(&r);
+	close(fd);
+}
+
 static void
 test_brokerctl(struct daemon *d)
 {
@@ -221,6 +269,7 @@ main(void)
 	if (d_start(&d, conf, NULL) != 0)
 		bail("daemon did not start");
 	test_brokerd_cli(&d);
+	test_config_strings(&d, conf);
 	test_brokerctl(&d);
 	is_int(d_stop(&d, SIGINT, 5000), 0, "SIGINT: exit 0");
 	d_cleanup(&d);

@@ -4,14 +4,19 @@
  */
 #include "autoconf.h"
 
+#include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
+#include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "common/util.h"
 #include "tests/integration/harness.h"
 #include "tests/tap.h"
 
@@ -147,6 +152,77 @@ test_debug_daemon(void)
 	d_cleanup(&d);
 }
 
+/*
+ * A mount point named with a line feed and a fake final line: its name
+ * reaches the 504 reply and the log escaped, on one line.  The tmpfs is
+ * mounted in a mount namespace of this test's own, which its daemon
+ * inherits, so nothing else on the machine sees it.
+ */
+static void
+test_native_names(void)
+{
+	enum { NTESTS = 7 };
+	struct daemon	 d = { 0 };
+	struct reply	 r;
+	char		 top[] = "/tmp/brokerd-mnt.XXXXXX", mnt[128];
+	char		 want[600], esc[512], hook[160], *log;
+	int		 fd;
+
+	if (unshare(CLONE_NEWNS) != 0 ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) {
+		snprintf(want, sizeof(want), "cannot make a mount namespace "
+		    "to mount a tmpfs in: %s", strerror(errno));
+		skip(NTESTS, want);
+		return;
+	}
+	if (mkdtemp(top) == NULL)
+		bail("mkdtemp: %s", strerror(errno));
+	snprintf(mnt, sizeof(mnt), "%s/mnt\nOK 7 injected", top);
+	if (mkdir(mnt, 0755) != 0)
+		bail("mkdir: %s", strerror(errno));
+	if (mount("brokerd-test", mnt, "tmpfs", 0, "size=1m") != 0) {
+		snprintf(want, sizeof(want), "cannot mount a tmpfs: %s",
+		    strerror(errno));
+		skip(NTESTS, want);
+		rmdir(mnt);
+		rmdir(top);
+		return;
+	}
+	snprintf(hook, sizeof(hook), "%s:1500", mnt);
+	setenv("BROKERD_TEST_STATVFS_DELAY", hook, 1);
+	if (d_start(&d, CONF, "-d") != 0)
+		bail("daemon did not start");
+	unsetenv("BROKERD_TEST_STATVFS_DELAY");
+	str_escape(esc, sizeof(esc), mnt, strlen(mnt), 200);
+	fd = tcp_connect(d.broker_port);
+	request(fd, "DF --native", &r);
+	snprintf(want, sizeof(want), "statvfs on %s timed out", esc);
+	ok(r.code == 504 && strcmp(r.text, want) == 0, "a hung mount point "
+	    "named with a line feed: one final line, the name escaped (%d %s)",
+	    r.code, r.text);
+	reply_free(&r);
+	ok(pong_next(fd), "the next reply is PING's: nothing was injected");
+	close(fd);
+	snprintf(want, sizeof(want), "statvfs on %s answered after", esc);
+	ok(d_log_wait(&d, want, 1, 5000), "the late answer is logged with the "
+	    "name escaped");
+	snprintf(want, sizeof(want), "DF --native: statvfs on %s timed out "
+	    "after 1000 ms", esc);
+	ok(d_log_count(&d, want) == 1, "so is the timeout");
+	snprintf(want, sizeof(want), "test hook: statvfs on %s sleeps", esc);
+	ok(d_log_count(&d, want) == 1, "and the test hook's notice");
+	is_int(d_stop(&d, SIGTERM, 10000), 0, "exit 0");
+	log = d_log(&d);
+	ok(strstr(log, "\nOK 7 injected") == NULL, "no log line starts with "
+	    "the injected text");
+	free(log);
+	d_cleanup(&d);
+	if (umount2(mnt, MNT_DETACH) != 0)
+		diag("umount %s: %s", mnt, strerror(errno));
+	rmdir(mnt);
+	rmdir(top);
+}
+
 static void
 test_native(void)
 {
@@ -198,6 +274,7 @@ main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
 	test_debug_daemon();
+	test_native_names();
 	test_native();
 	return done_testing();
 }

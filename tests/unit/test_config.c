@@ -155,6 +155,42 @@ main(void)
 	    "must be a command name or an absolute path", "relative argv[0]");
 	expect_error("commands = { x = { argv = [\"x\"]; output = \"xml\"; "
 	    "}; };\n", "must be \"raw\" or \"df\"", "bad output kind");
+	/*
+	 * Strings of the file quoted in errors are escaped: each error is one
+	 * line, in the log and in RELOAD's reply.
+	 */
+	{
+		static const char *const bad[] = {
+			"log = { level = \"x\\nOK generation 99\"; };\n",
+			"log = { facility = \"x\\nOK 1\"; };\n",
+			"listen = ({ service = \"x\\ny\"; port = 1; });\n",
+			"listen = ({ service = \"echo\"; address = \"a\\nb\"; "
+			    "port = 1; });\n",
+			"control = { mode = \"06\\n00\"; };\n",
+			"control = { group = \"no\\tsuch\\x01group\"; };\n",
+		};
+		size_t	i;
+		char	*got;
+
+		for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			got = load(bad[i], NULL);
+			if (!ok(got[0] != '\0' && strpbrk(got, "\n\t\r\x01")
+			    == NULL && strstr(got, "\\") != NULL, "config "
+			    "string with a control byte: escaped in the error "
+			    "(%zu)", i))
+				diag("errors: %s", got);
+		}
+		is_str(load(bad[0], NULL), "t.conf:1: unknown log level "
+		    "\"x\\nOK generation 99\" (error, warning, notice, info or "
+		    "debug)|", "the log level error, exactly");
+		expect_error(bad[3], "t.conf:1: listen address \"a\\nb\" is "
+		    "not a host name or an address", "an address with a line "
+		    "feed is refused");
+		expect_error("listen = ({ service = \"echo\"; address = \"a b\"; "
+		    "port = 1; });\n", "listen address \"a b\" is not",
+		    "so is one with a space");
+	}
+
 	/* Every error is reported, not just the first. */
 	is_str(load("a = 1;\nb = 2;\nworkers = 0;\n", NULL),
 	    "t.conf:1: unknown key a|t.conf:2: unknown key b|"

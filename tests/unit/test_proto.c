@@ -1,6 +1,7 @@
 /* common/proto.c: the incremental parser fed in every split. */
 #include "autoconf.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,6 +151,64 @@ main(void)
 		    "skip outside a frame does nothing");
 		proto_free(&p);
 	}
+
+	/*
+	 * Counts are checked against the limit before they can wrap: with a
+	 * 32-bit size_t, 4294967297 is 2^32 + 1 and once wrapped to 1.
+	 */
+	{
+		struct proto_parser	p;
+		struct proto_event	ev;
+		static const char	big[] = "DATA 4294967297\nx";
+		static const char	max[] = "DATA 9999999999\n";
+		/* Variables: constants would be out of a 32-bit range. */
+		unsigned long long	two32p1 = 4294967297ULL;
+		unsigned long long	ten9s = 9999999999ULL;
+
+		proto_init(&p, 64, SIZE_MAX);
+		(void)proto_feed(&p, big, sizeof(big) - 1, &ev);
+		if (SIZE_MAX < two32p1)
+			ok(ev.kind == PROTO_ERR_FRAME, "%zu-bit size_t: DATA "
+			    "4294967297 is too long, not a frame of %zu",
+			    sizeof(size_t) * 8, proto_frame_left(&p));
+		else
+			ok(ev.kind == PROTO_NONE && proto_in_frame(&p) &&
+			    proto_frame_left(&p) == two32p1,
+			    "%zu-bit size_t: DATA 4294967297 is that long",
+			    sizeof(size_t) * 8);
+		proto_free(&p);
+		proto_init(&p, 64, SIZE_MAX);
+		(void)proto_feed(&p, max, sizeof(max) - 1, &ev);
+		if (SIZE_MAX < ten9s)
+			ok(ev.kind == PROTO_ERR_FRAME, "DATA 9999999999: too "
+			    "long, not a frame of %zu", proto_frame_left(&p));
+		else
+			ok(proto_frame_left(&p) == ten9s,
+			    "DATA 9999999999: the largest count there is");
+		proto_free(&p);
+		proto_init(&p, 64, 4294967295U);
+		(void)proto_feed(&p, big, sizeof(big) - 1, &ev);
+		ok(ev.kind == PROTO_ERR_FRAME, "DATA 4294967297 with a limit "
+		    "of 2^32 - 1: too long (not %zu)", proto_frame_left(&p));
+		proto_free(&p);
+	}
+	check_splits("DATA 100\n", 9, "", "a count of exactly the limit");
+	check_splits("DATA 1000\n", 10, "E[frame]", "ten times the limit");
+	{
+		struct proto_parser	p;
+		struct proto_event	ev;
+
+		proto_init(&p, 16, 5);
+		(void)proto_feed(&p, "DATA 5\n", 7, &ev);
+		ok(proto_frame_left(&p) == 5, "limit 5: DATA 5 is a frame");
+		proto_reset(&p);
+		(void)proto_feed(&p, "DATA 6\n", 7, &ev);
+		ok(ev.kind == PROTO_ERR_FRAME, "limit 5: DATA 6, one digit "
+		    "above it, is too long");
+		proto_free(&p);
+	}
+	check_splits("DATA 0000000100\n", 16, "", "ten digits, leading "
+	    "zeros");
 
 	is_int((long long)proto_data_header(hdr, 12345), 11,
 	    "header length");
