@@ -1654,7 +1654,7 @@ test_never_read_many(void)
 	ok(maxrss > 0 && per <= bound * 1024, "daemon RSS per never-reading "
 	    "client at most %ld KiB: %ld KiB (%ld bytes idle), RSS %ld -> %ld "
 	    "KiB; %d clients (max_clients) would take %ld MiB, under the "
-	    "unit's MemoryMax=256M with room for the commands", bound,
+	    "unit's MemoryMax=384M with the kernel's socket buffers", bound,
 	    per / 1024, fixed, base, maxrss, MAX_CLIENTS,
 	    (base + (long)MAX_CLIENTS * per / 1024) / 1024);
 	t0 = now_ms();
