@@ -42,7 +42,9 @@ build() {
 	make -C "$dir" -j"$(nproc)"
 }
 
-BUILD_PKGS="build-essential autoconf automake libtool pkg-config libevent-dev libconfig-dev libsystemd-dev"
+# openssl makes the test certificates (tests/tls/mkpki.sh); python3's ssl
+# module is a TLS peer in the tests.
+BUILD_PKGS="build-essential autoconf automake libtool pkg-config libevent-dev libconfig-dev libsystemd-dev libssl-dev openssl python3"
 
 # The development build in build/, which scripts/run and scripts/check
 # share: the same flags in both, or each would reconfigure it for the
