@@ -31,8 +31,19 @@ struct options opt = {
 };
 
 #define SYNOPSIS	"usage: brokerctl [-hjqVv] [-c file] [-H host] " \
-	"[-p port] [-S socket]\n                 [-t seconds] command " \
-	"[argument ...]\n"
+	"[-p port] [-S socket]\n                 [-t seconds] [--tls] " \
+	"[--ca file] [--cert file [--key file]]\n                 " \
+	"[--servername name] command [argument ...]\n"
+
+#ifdef HAVE_TLS
+#define TLS_NOTE	""
+#else
+#define TLS_NOTE	"  (this brokerctl was built without TLS: the " \
+	"options above fail)\n"
+#endif
+
+/* Long options without a short one. */
+enum { OPT_TLS = 256, OPT_CA, OPT_CERT, OPT_KEY, OPT_SERVERNAME };
 
 static void
 usage(void)
@@ -61,6 +72,23 @@ usage(void)
 	    "30, plus 5)\n"
 	    "  -V, --version  print brokerctl's version and exit\n"
 	    "  -v             verbose: report each step on standard error\n"
+	    "TLS (the server's certificate and name are always verified; "
+	    "each of these\noptions implies --tls):\n"
+	    "  --tls          talk TLS to the TCP listener (default port: "
+	    "the first\n"
+	    "                 listener with a tls block in the config file, "
+	    "else as -p)\n"
+	    "  --ca file      trust the CAs in file, or in a hashed "
+	    "directory (default:\n"
+	    "                 the system's store)\n"
+	    "  --cert file    present this client certificate (leaf first, "
+	    "then its chain)\n"
+	    "  --key file     the certificate's private key (default: in the "
+	    "--cert file)\n"
+	    "  --servername name  the name the server's certificate must "
+	    "have, sent as\n"
+	    "                 SNI (default: the -H host)\n"
+	    TLS_NOTE
 	    "commands:\n"
 	    "  echo [msg ...]            echo service (stdin when no msg)\n"
 	    "  df [--all] [--native]     free space per filesystem\n"
@@ -72,7 +100,9 @@ usage(void)
 	    "  loglevel level            set the log level\n"
 	    "exit status: 0 ok, 1 the daemon answered ERR, 2 usage, "
 	    "69 cannot connect,\n"
-	    "70 protocol error or not the expected service, 75 timed out\n",
+	    "70 protocol error or not the expected service, 75 timed out,\n"
+	    "77 a certificate refused (the server's did not verify, or ours "
+	    "was refused)\n",
 	    stdout);
 }
 
@@ -113,6 +143,20 @@ parse_port(const char *s)
 	return s;
 }
 
+/* A file or name given to a TLS option: not empty. */
+static const char *
+parse_tls_arg(const char *name, const char *s)
+{
+#ifndef HAVE_TLS
+	brokerctl_usage_error("--%s: this brokerctl was built without TLS "
+	    "(configure --disable-tls)", name);
+#endif
+	if (s != NULL && *s == '\0')
+		brokerctl_usage_error("--%s: empty argument", name);
+	opt.tls = 1;
+	return s;
+}
+
 /*
  * A closed stdin, stdout or stderr gets /dev/null, or the connection
  * would take its number: "run cat <&-" would read its own socket.
@@ -136,6 +180,11 @@ main(int argc, char *argv[])
 	static const struct option longopts[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "tls", no_argument, NULL, OPT_TLS },
+		{ "ca", required_argument, NULL, OPT_CA },
+		{ "cert", required_argument, NULL, OPT_CERT },
+		{ "key", required_argument, NULL, OPT_KEY },
+		{ "servername", required_argument, NULL, OPT_SERVERNAME },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char	*conf = CONFIG_FILE;
@@ -183,7 +232,25 @@ main(int argc, char *argv[])
 		case 'v':
 			opt.verbose = 1;
 			break;
+		case OPT_TLS:
+			(void)parse_tls_arg("tls", NULL);
+			break;
+		case OPT_CA:
+			opt.ca = parse_tls_arg("ca", optarg);
+			break;
+		case OPT_CERT:
+			opt.cert = parse_tls_arg("cert", optarg);
+			break;
+		case OPT_KEY:
+			opt.key = parse_tls_arg("key", optarg);
+			break;
+		case OPT_SERVERNAME:
+			opt.servername = parse_tls_arg("servername", optarg);
+			break;
 		case ':':
+			if (optopt >= OPT_TLS)
+				brokerctl_usage_error("option %s needs an "
+				    "argument", argv[optind - 1]);
 			brokerctl_usage_error("option -%c needs an argument",
 			    optopt);
 		default:
@@ -196,6 +263,8 @@ main(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
+	if (opt.key != NULL && opt.cert == NULL)
+		brokerctl_usage_error("--key needs --cert");
 	if (argc == 0)
 		brokerctl_usage_error("missing command");
 	conf_load(conf, conf_given);

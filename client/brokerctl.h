@@ -1,11 +1,13 @@
 /*
  * brokerctl's private interfaces: options and exit statuses (brokerctl.c),
- * the daemon's configuration file (conf.c), the connection (conn.c), the
- * duplex pump (pump.c), output rendering (output.c) and the commands
- * (cmd.c).
+ * the daemon's configuration file (conf.c), the connection (conn.c) and
+ * its TLS side (tls.c), the duplex pump (pump.c), output rendering
+ * (output.c) and the commands (cmd.c).
  */
 #ifndef BROKERCTL_H
 #define BROKERCTL_H
+
+#include <sys/types.h>
 
 #include <err.h>
 #include <stddef.h>
@@ -26,7 +28,8 @@ enum {
 	EXIT_USAGE = 2,
 	EXIT_NOCONN = 69,
 	EXIT_PROTO = 70,
-	EXIT_TIMEOUT = 75
+	EXIT_TIMEOUT = 75,
+	EXIT_TLSAUTH = 77	/* a certificate refused, either way */
 };
 
 /* -t not given: the daemon's command timeout plus TIMEOUT_GRACE_S. */
@@ -42,6 +45,11 @@ struct options {
 	int		 json;
 	int		 quiet;
 	int		 verbose;
+	int		 tls;		/* --tls, or implied by the others */
+	const char	*ca;		/* --ca; NULL: the system's store */
+	const char	*cert;		/* --cert */
+	const char	*key;		/* --key; NULL: in the --cert file */
+	const char	*servername;	/* --servername; NULL: opt.host */
 };
 extern struct options opt;
 
@@ -59,25 +67,74 @@ void	brokerctl_usage_error(const char *, ...)
 void	conf_load(const char *path, int given);
 /* control.path, or the default; from says which, for messages. */
 const char *conf_control_path(char *from, size_t size);
-/* The first listener's port for service ("echo", "broker"), or NULL. */
-const char *conf_port(const char *service);
+/*
+ * The port of the first listener for service ("echo", "broker") that
+ * has a tls block (tls) or has none (!tls), or NULL.
+ */
+const char *conf_port(const char *service, int tls);
 /* commands.NAME.timeout_s, else limits.command_timeout_s, else 30. */
 int	conf_command_timeout_s(const char *command);
 
 /*
- * conn.c: connects to opt.sock, else to opt.host at port; exits with
- * EXIT_NOCONN or EXIT_TIMEOUT when it cannot.
+ * conn.c: the connection, plain or TLS; the pump does not know which.
+ * conn_open connects to opt.sock, else to opt.host at port, and with
+ * opt.tls does the handshake; it exits with EXIT_NOCONN, EXIT_TIMEOUT,
+ * EXIT_PROTO or EXIT_TLSAUTH when it cannot.
  */
-int	conn_open(const char *port);
+struct conn;
+struct conn *conn_open(const char *port);
 /* "HOST port PORT" or the socket path, for messages. */
 const char *conn_peer(void);
 /* Milliseconds left until deadline (-1: none), as a poll(2) timeout. */
 int	conn_remaining(long long deadline);
+/*
+ * Nonblocking I/O: bytes moved, 0 for the peer's end of data (read), or
+ * -1 with errno set, EAGAIN when it must wait for conn_events().  A TLS
+ * failure exits with its own message.
+ */
+ssize_t	conn_read(struct conn *, void *, size_t);
+ssize_t	conn_write(struct conn *, const void *, size_t);
+/* Ends the sending side (TLS: close_notify); 0, or -1 as above. */
+int	conn_shutdown(struct conn *);
+/* The poll(2) events to wait for; writing: a write or shutdown waits. */
+short	conn_events(struct conn *, int writing);
+/*
+ * Whether to call conn_read, or conn_write/conn_shutdown, after poll
+ * returned revents.  conn_readable is also true for bytes TLS already
+ * holds (conn_pending): poll would not wake for those.
+ */
+int	conn_readable(struct conn *, short revents);
+int	conn_writable(struct conn *, short revents);
+int	conn_pending(struct conn *);
+int	conn_fd(struct conn *);
+void	conn_close(struct conn *);
+
+/*
+ * tls.c: the TLS side of a connection.  tls_setup() makes the context
+ * from opt, or exits 1 saying which file is wrong; tls_start() does the
+ * handshake on the connected fd within deadline (mono_ms, -1: none) and
+ * exits on any failure.  The others are conn.c's calls for a TLS
+ * connection.
+ */
+struct tls;
+void	tls_setup(void);
+struct tls *tls_start(int fd, const char *peer, long long deadline);
+ssize_t	tls_read(struct tls *, void *, size_t);
+ssize_t	tls_write(struct tls *, const void *, size_t);
+int	tls_shutdown(struct tls *);
+short	tls_events(struct tls *, int writing);
+int	tls_readable(struct tls *, short revents);
+int	tls_writable(struct tls *, short revents);
+int	tls_pending(struct tls *);
+/* Sends close_notify if it was not sent, and frees it. */
+void	tls_close(struct tls *);
 
 /* pump.c */
 #define ECHO_HEAD	256
 
-enum out_state { OUT_REQUEST, OUT_TEXT, OUT_STDIN, OUT_END, OUT_IDLE };
+/* OUT_SHUT: echo's half-close, waiting until it can be sent. */
+enum out_state { OUT_REQUEST, OUT_TEXT, OUT_STDIN, OUT_END, OUT_SHUT,
+	OUT_IDLE };
 
 struct piece {
 	const char	*buf;
@@ -85,7 +142,7 @@ struct piece {
 };
 
 struct pump {
-	int		 fd;
+	struct conn	*conn;
 	int		 framed;	/* broker protocol, not raw echo */
 	enum out_state	 state;
 	enum out_state	 after_request;
@@ -110,7 +167,7 @@ struct pump {
 	char		 head[ECHO_HEAD];	/* the first bytes sent */
 };
 
-void	pump_init(struct pump *, int fd, int framed);
+void	pump_init(struct pump *, struct conn *, int framed);
 /* Runs until the final line (framed) or EOF (echo); exits on errors. */
 void	pump_run(struct pump *);
 void	pump_close(struct pump *);

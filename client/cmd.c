@@ -35,7 +35,10 @@ sink_stdout(const char *buf, size_t len)
 		stdout_failed();
 }
 
-/* -p, else the config's listener for service, else the usual port. */
+/*
+ * -p, else the config's listener for service (with a tls block for
+ * --tls, without one otherwise), else the usual port.
+ */
 static const char *
 service_port(const char *service, const char *port)
 {
@@ -43,7 +46,7 @@ service_port(const char *service, const char *port)
 
 	if (opt.port != NULL)
 		return opt.port;
-	if ((p = conf_port(service)) != NULL)
+	if ((p = conf_port(service, opt.tls)) != NULL)
 		return p;
 	return port;
 }

@@ -70,7 +70,7 @@ conf_control_path(char *from, size_t size)
 }
 
 const char *
-conf_port(const char *service)
+conf_port(const char *service, int tls)
 {
 	static char	 buf[16];
 	config_setting_t *list, *g;
@@ -82,7 +82,8 @@ conf_port(const char *service)
 		return NULL;
 	for (i = 0; (g = config_setting_get_elem(list, i)) != NULL; i++) {
 		if (config_setting_lookup_string(g, "service", &s) !=
-		    CONFIG_TRUE || strcmp(s, service) != 0)
+		    CONFIG_TRUE || strcmp(s, service) != 0 ||
+		    (config_setting_get_member(g, "tls") != NULL) != tls)
 			continue;
 		/* Port 0 is a fresh ephemeral port: nothing to aim at. */
 		if (config_setting_lookup_int(g, "port", &port) !=

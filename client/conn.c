@@ -1,6 +1,7 @@
 /*
  * brokerctl's connection: resolve, connect with the -t limit, to a TCP
- * listener or the unix control socket.
+ * listener or the unix control socket; then the transport, plain or TLS
+ * (tls.c), behind one set of calls, so the pump does not know which.
  */
 #include "autoconf.h"
 
@@ -21,7 +22,13 @@
 #include "common/util.h"
 #include "client/brokerctl.h"
 
+struct conn {
+	int		 fd;
+	struct tls	*tls;		/* NULL: plain */
+};
+
 static char	*peer;		/* "HOST port PORT" or the socket path */
+static struct conn conn;	/* one connection per run */
 
 const char *
 conn_peer(void)
@@ -82,8 +89,8 @@ connect_one(int fd, const struct sockaddr *sa, socklen_t salen)
  * Tries every address the host resolves to, in getaddrinfo's order; a
  * unix socket goes through the same loop as a one-entry list.
  */
-int
-conn_open(const char *port)
+static int
+conn_connect(const char *port)
 {
 	struct addrinfo	 hints, unix_ai, *res, *ai;
 	struct sockaddr_un sun;
@@ -157,4 +164,101 @@ conn_open(const char *port)
 	}
 	errx(EXIT_NOCONN, "cannot connect to %s: %s", peer,
 	    strerror(lasterr));
+}
+
+struct conn *
+conn_open(const char *port)
+{
+	if (opt.tls && opt.sock != NULL)
+		brokerctl_usage_error("--tls applies to TCP only, not to the "
+		    "control socket %s", opt.sock);
+#ifdef HAVE_TLS
+	/*
+	 * A file that is wrong is found before any connection.  (Without
+	 * TLS in the build, main() refused the options.)
+	 */
+	if (opt.tls)
+		tls_setup();
+#endif
+	conn.fd = conn_connect(port);
+	conn.tls = NULL;
+#ifdef HAVE_TLS
+	/* The handshake gets its own -t, as connecting did. */
+	if (opt.tls)
+		conn.tls = tls_start(conn.fd, peer, opt.timeout_ms < 0 ? -1 :
+		    mono_ms() + opt.timeout_ms);
+#endif
+	return &conn;
+}
+
+#ifdef HAVE_TLS
+#define TLS_OR(c, call, plain)	((c)->tls != NULL ? (call) : (plain))
+#else
+#define TLS_OR(c, call, plain)	((void)(c), (plain))
+#endif
+
+ssize_t
+conn_read(struct conn *c, void *buf, size_t len)
+{
+	return TLS_OR(c, tls_read(c->tls, buf, len), read(c->fd, buf, len));
+}
+
+ssize_t
+conn_write(struct conn *c, const void *buf, size_t len)
+{
+	return TLS_OR(c, tls_write(c->tls, buf, len),
+	    write(c->fd, buf, len));
+}
+
+int
+conn_shutdown(struct conn *c)
+{
+	return TLS_OR(c, tls_shutdown(c->tls), shutdown(c->fd, SHUT_WR));
+}
+
+short
+conn_events(struct conn *c, int writing)
+{
+	return TLS_OR(c, tls_events(c->tls, writing),
+	    POLLIN | (writing ? POLLOUT : 0));
+}
+
+int
+conn_readable(struct conn *c, short revents)
+{
+	return TLS_OR(c, tls_readable(c->tls, revents),
+	    (revents & (POLLIN | POLLHUP | POLLERR)) != 0);
+}
+
+int
+conn_writable(struct conn *c, short revents)
+{
+	return TLS_OR(c, tls_writable(c->tls, revents),
+	    (revents & (POLLOUT | POLLHUP | POLLERR)) != 0);
+}
+
+int
+conn_pending(struct conn *c)
+{
+	return TLS_OR(c, tls_pending(c->tls), 0);
+}
+
+int
+conn_fd(struct conn *c)
+{
+	return c->fd;
+}
+
+void
+conn_close(struct conn *c)
+{
+	vlog("closing");
+#ifdef HAVE_TLS
+	if (c->tls != NULL)
+		tls_close(c->tls);
+	c->tls = NULL;
+#endif
+	if (close(c->fd) == -1)
+		vlog("close: %s", strerror(errno));
+	c->fd = -1;
 }

@@ -7,9 +7,6 @@
  */
 #include "autoconf.h"
 
-#include <sys/types.h>
-#include <sys/socket.h>
-
 #include <err.h>
 #include <errno.h>
 #include <poll.h>
@@ -86,11 +83,12 @@ out_fill(struct pump *p)
 			memcpy(p->obuf, "END\n", 4);
 			p->ooff = 0;
 			p->olen = 4;
-		} else if (shutdown(p->fd, SHUT_WR) == -1)
-			err(EXIT_PROTO, "shutdown %s", conn_peer());
-		p->state = OUT_IDLE;
+			p->state = OUT_IDLE;
+		} else
+			p->state = OUT_SHUT;
 		break;
 	case OUT_STDIN:
+	case OUT_SHUT:
 	case OUT_IDLE:
 		break;
 	}
@@ -114,12 +112,26 @@ stdin_read(struct pump *p)
 		frame_out(p, (size_t)n);
 }
 
+/* Echo's half-close; with TLS a close_notify, after which we read on. */
+static void
+sock_shutdown(struct pump *p)
+{
+	if (conn_shutdown(p->conn) == -1) {
+		if (errno == EINTR || errno == EAGAIN)
+			return;
+		err(EXIT_PROTO, "shutdown %s", conn_peer());
+	}
+	vlog("sent the end of the data");
+	p->state = OUT_IDLE;
+	p->last = mono_ms();
+}
+
 static void
 sock_write(struct pump *p)
 {
 	ssize_t	n;
 
-	n = write(p->fd, p->obuf + p->ooff, p->olen);
+	n = conn_write(p->conn, p->obuf + p->ooff, p->olen);
 	if (n == -1) {
 		if (errno == EINTR || errno == EAGAIN)
 			return;
@@ -226,7 +238,7 @@ sock_read(struct pump *p)
 	static char buf[READ_CHUNK];
 	ssize_t	n;
 
-	n = read(p->fd, buf, sizeof(buf));
+	n = conn_read(p->conn, buf, sizeof(buf));
 	if (n == -1) {
 		if (errno == EINTR || errno == EAGAIN)
 			return;
@@ -270,7 +282,7 @@ pump_run(struct pump *p)
 	struct pollfd pfd[2];
 	long long deadline;
 	nfds_t	nfd;
-	int	want_stdin, r;
+	int	want_stdin, writing, r;
 
 	p->last = mono_ms();
 	while (!p->done) {
@@ -278,8 +290,9 @@ pump_run(struct pump *p)
 		    p->state != OUT_IDLE)
 			out_fill(p);
 		want_stdin = p->state == OUT_STDIN && p->olen == 0;
-		pfd[0].fd = p->fd;
-		pfd[0].events = POLLIN | (p->olen > 0 ? POLLOUT : 0);
+		writing = p->olen > 0 || p->state == OUT_SHUT;
+		pfd[0].fd = conn_fd(p->conn);
+		pfd[0].events = conn_events(p->conn, writing);
 		pfd[0].revents = 0;
 		nfd = 1;
 		if (want_stdin) {
@@ -295,27 +308,33 @@ pump_run(struct pump *p)
 				errx(EXIT_TIMEOUT, "timed out waiting for %s",
 				    conn_peer());
 		}
-		r = poll(pfd, nfd, conn_remaining(deadline));
+		/* Bytes TLS already decrypted: poll would not wake for them. */
+		r = poll(pfd, nfd, conn_pending(p->conn) ? 0 :
+		    conn_remaining(deadline));
 		if (r == -1) {
 			if (errno == EINTR)
 				continue;
 			err(EXIT_ERR, "poll");
 		}
-		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR))
+		if (conn_readable(p->conn, pfd[0].revents))
 			sock_read(p);
-		if (!p->done && p->olen > 0 &&
-		    (pfd[0].revents & (POLLOUT | POLLERR | POLLHUP)))
-			sock_write(p);
+		if (!p->done && writing &&
+		    conn_writable(p->conn, pfd[0].revents)) {
+			if (p->olen > 0)
+				sock_write(p);
+			else if (p->state == OUT_SHUT)
+				sock_shutdown(p);
+		}
 		if (!p->done && nfd == 2 && pfd[1].revents != 0)
 			stdin_read(p);
 	}
 }
 
 void
-pump_init(struct pump *p, int fd, int framed)
+pump_init(struct pump *p, struct conn *conn, int framed)
 {
 	memset(p, 0, sizeof(*p));
-	p->fd = fd;
+	p->conn = conn;
 	p->framed = framed;
 	p->obuf = xmalloc(PROTO_DATA_HDR_MAX + INPUT_FRAME);
 	if (framed)
@@ -325,9 +344,7 @@ pump_init(struct pump *p, int fd, int framed)
 void
 pump_close(struct pump *p)
 {
-	vlog("closing");
-	if (close(p->fd) == -1)
-		vlog("close: %s", strerror(errno));
+	conn_close(p->conn);
 	if (p->framed)
 		proto_free(&p->parser);
 	free(p->obuf);

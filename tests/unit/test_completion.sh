@@ -45,7 +45,9 @@ ok $? "sourcing it registers _brokerctl for brokerctl"
 
 expect 'brokerctl ' 'df echo loglevel ping reload run stats upper version'
 expect 'brokerctl re' 'reload'
-expect 'brokerctl -' '-H -S -h -j -p -q -t -v'
+expect 'brokerctl -' '--ca --cert --key --servername --tls -H -S -h -j -p -q -t -v'
+expect 'brokerctl --c' '--ca --cert'
+expect 'brokerctl --tls --ca /etc/ssl/x.pem p' 'ping'
 expect 'brokerctl -j -S /tmp/x -t 3 lo' 'loglevel'
 expect 'brokerctl -t ' ''
 expect 'brokerctl loglevel ' 'debug error info notice warning'
@@ -71,6 +73,12 @@ expect "$tmp/fakectl -S /tmp/ctl.sock run " 'backup-home df upper'
 grep -qx -- '-S /tmp/ctl.sock -t 2 commands' "$tmp/args"
 ok $? "names asked with the line's -S, a 2 s timeout: $(cat "$tmp/args")"
 expect "$tmp/fakectl -H h1 -p 10001 run -n b" 'backup-home'
+expect "$tmp/fakectl --ca /x/ca.pem -H h1 --tls --servername b.example run u" \
+    'upper'
+grep -qx -- '--ca /x/ca.pem -H h1 --tls --servername b.example -t 2 commands' \
+    "$tmp/args"
+ok $? "names asked with the line's TLS options too: $(cat "$tmp/args")"
+expect "brokerctl --cert $tmp/fakec" "$tmp/fakectl"
 expect "$tmp/fakectl run u" 'upper'
 expect "$tmp/fakectl run upper " ''
 [ ! -e "$tmp/pwned" ]
