@@ -9,10 +9,12 @@
  *          RSS sampled every 10 ms plus its VmHWM at the end.
  *
  * With -P PID the daemon's utime+stime over the window is reported too.
+ * -T: upper over TLS 1.3 (the handshake before the clock starts; the
+ * server's certificate is not verified: the server is measured).
  * One line of key=value pairs goes to stdout.
  *
  * usage: broker_client -p port -m df|upper [-H host] [-c conns]
- *            [-d seconds] [-w warmup] [-n bytes] [-P pid]
+ *            [-d seconds] [-w warmup] [-n bytes] [-P pid] [-T]
  */
 #include "autoconf.h"
 
@@ -29,6 +31,9 @@
 
 #include "common/proto.h"
 #include "tests/bench/benchutil.h"
+#ifdef HAVE_TLS
+#include "tests/bench/benchtls.h"
+#endif
 
 #define MAXEV		64
 #define RBUF_SIZE	(256 * 1024)
@@ -46,14 +51,25 @@ static struct sockaddr_in	 addr;
 static int			 nconns = 8;
 static double			 duration = 3.0, warmup = 0.5;
 static pid_t			 srvpid;
+static int			 use_tls;	/* -T */
 static char			 rbuf[RBUF_SIZE];
+
+/* The UPPER stream's connection, plain or TLS. */
+struct ustream {
+	int	 fd;
+#ifdef HAVE_TLS
+	SSL	*ssl;
+#endif
+	int	 want_r;	/* what a read waits for */
+	int	 want_w;	/* what a write waits for */
+};
 
 static void
 usage(void)
 {
 	fprintf(stderr,
 	    "usage: broker_client -p port -m df|upper [-H host] [-c conns]\n"
-	    "           [-d seconds] [-w warmup] [-n bytes] [-P pid]\n");
+	    "           [-d seconds] [-w warmup] [-n bytes] [-P pid] [-T]\n");
 	exit(2);
 }
 
@@ -199,9 +215,50 @@ run_df(void)
 	close(ep);
 }
 
+/*
+ * One read or write on the UPPER stream, plain or TLS: bytes, 0 at EOF
+ * (read), or -1 when it must wait for u->want_r or u->want_w.
+ */
+static ssize_t
+us_io(struct ustream *u, int writing, void *buf, size_t len)
+{
+	ssize_t	n;
+#ifdef HAVE_TLS
+	int	w = 0;
+
+	if (u->ssl != NULL) {
+		n = writing ? btls_write(u->ssl, buf, len, &w) :
+		    btls_read(u->ssl, buf, len, &w);
+		if (writing)
+			u->want_w = n < 0 ? w : POLLOUT;
+		else
+			u->want_r = n < 0 ? w : POLLIN;
+		return n;
+	}
+#endif
+	n = writing ? write(u->fd, buf, len) : read(u->fd, buf, len);
+	if (n < 0 && errno != EAGAIN && errno != EINTR)
+		bench_die("%s: %s", writing ? "write" : "read",
+		    strerror(errno));
+	return n < 0 ? -1 : n;
+}
+
+/* Bytes TLS read from the socket that we have not: poll won't say. */
+static int
+us_pending(struct ustream *u)
+{
+#ifdef HAVE_TLS
+	return u->ssl != NULL && SSL_has_pending(u->ssl);
+#else
+	(void)u;
+	return 0;
+#endif
+}
+
 static void
 run_upper(unsigned long long total)
 {
+	struct ustream		 u;
 	struct proto_parser	 parser;
 	struct proto_event	 pe;
 	struct pollfd		 pfd;
@@ -214,14 +271,21 @@ run_upper(unsigned long long total)
 	size_t			 hlen, flen = 0, foff = 0, off, k;
 	size_t			 fpay = 0;	/* payload size in frame */
 	ssize_t			 r;
-	int			 fd, code = -1, sending = 1, bad = 0;
+	int			 code = -1, sending = 1, bad = 0;
 
 	upper_pattern_init();
+	memset(&u, 0, sizeof(u));
+	u.want_r = POLLIN;
+	u.want_w = POLLOUT;
 	/* A frame is header then payload, sent from one buffer. */
 	if ((frame = malloc(PROTO_DATA_HDR_MAX + FRAME)) == NULL)
 		bench_die("out of memory");
-	if ((fd = bench_connect(&addr, NULL, 0)) < 0)
+	if ((u.fd = bench_connect(&addr, NULL, 0)) < 0)
 		bench_die("connect: %s", strerror(errno));
+#ifdef HAVE_TLS
+	if (use_tls)
+		u.ssl = btls_connect(btls_client_ctx(), u.fd);
+#endif
 	proto_init(&parser, 4096, PROTO_MAX_FRAME);
 	if (srvpid > 0) {
 		rss0 = rss_max = proc_status_kb(srvpid, "VmRSS");
@@ -230,8 +294,10 @@ run_upper(unsigned long long total)
 	t0 = now_ns();
 	cli0 = self_cpu_us();
 	srv0 = srvpid > 0 ? proc_cpu_us(srvpid, &kid0) : -1;
-	send_all(fd, "UPPER\n", 6);
-	if (set_nonblock(fd) != 0)
+	/* Still blocking: it goes out whole. */
+	if (us_io(&u, 1, "UPPER\n", 6) != 6)
+		bench_die("write: short");
+	if (set_nonblock(u.fd) != 0)
 		bench_die("fcntl: %s", strerror(errno));
 	while (code < 0) {
 		if (sending && foff == flen) {
@@ -254,10 +320,10 @@ run_upper(unsigned long long total)
 			}
 			foff = 0;
 		}
-		pfd.fd = fd;
-		pfd.events = POLLIN | (sending ? POLLOUT : 0);
-		if (poll(&pfd, 1, srvpid > 0 ? 10 : 1000) < 0 &&
-		    errno != EINTR)
+		pfd.fd = u.fd;
+		pfd.events = (short)(u.want_r | (sending ? u.want_w : 0));
+		if (poll(&pfd, 1, us_pending(&u) ? 0 : srvpid > 0 ? 10 :
+		    1000) < 0 && errno != EINTR)
 			bench_die("poll: %s", strerror(errno));
 		if (srvpid > 0 && (t = now_ns()) - last_sample >=
 		    RSS_EVERY_NS) {
@@ -265,19 +331,18 @@ run_upper(unsigned long long total)
 			if ((rss = proc_status_kb(srvpid, "VmRSS")) > rss_max)
 				rss_max = rss;
 		}
-		if (sending && (pfd.revents & (POLLOUT | POLLERR))) {
-			r = write(fd, frame + foff, flen - foff);
-			if (r < 0 && errno != EAGAIN && errno != EINTR)
-				bench_die("write: %s", strerror(errno));
+		if (sending && (pfd.revents & (u.want_w | POLLERR))) {
+			r = us_io(&u, 1, frame + foff, flen - foff);
 			if (r > 0)
 				foff += (size_t)r;
 			if (foff == flen && sending == 2)
 				sending = 0;
 		}
-		if (!(pfd.revents & (POLLIN | POLLHUP | POLLERR)))
+		if (!(pfd.revents & (u.want_r | POLLHUP | POLLERR)) &&
+		    !us_pending(&u))
 			continue;
-		r = read(fd, rbuf, sizeof(rbuf));
-		if (r < 0 && (errno == EAGAIN || errno == EINTR))
+		r = us_io(&u, 0, rbuf, sizeof(rbuf));
+		if (r < 0)
 			continue;
 		if (r <= 0)
 			bench_die("read: %s", r == 0 ?
@@ -309,8 +374,8 @@ run_upper(unsigned long long total)
 			rss_max = rss;
 		hwm = proc_status_kb(srvpid, "VmHWM");
 	}
-	printf("mode=upper bytes_in=%llu bytes_out=%llu secs=%.3f mb_s=%.1f "
-	    "code=%d check=%s", in, out, (double)(t1 - t0) / 1e9,
+	printf("mode=%s bytes_in=%llu bytes_out=%llu secs=%.3f mb_s=%.1f "
+	    "code=%d check=%s", use_tls ? "tls-upper" : "upper", in, out, (double)(t1 - t0) / 1e9,
 	    (double)out / ((double)(t1 - t0) / 1e3), code,
 	    bad || out != total ? "FAILED" : "ok");
 	printf(" cli_cpu_s=%.2f", (double)(cli1 - cli0) / 1e6);
@@ -322,7 +387,15 @@ run_upper(unsigned long long total)
 	printf("\n");
 	proto_free(&parser);
 	free(frame);
-	close(fd);
+#ifdef HAVE_TLS
+	if (u.ssl != NULL) {
+		SSL_CTX	*ctx = SSL_get_SSL_CTX(u.ssl);
+
+		SSL_free(u.ssl);
+		SSL_CTX_free(ctx);
+	}
+#endif
+	close(u.fd);
 	if (code != 0 || bad || out != total)
 		exit(1);
 }
@@ -336,7 +409,7 @@ main(int argc, char *argv[])
 	int			 ch, port = 0;
 
 	bench_setprogname(argv[0]);
-	while ((ch = getopt(argc, argv, "c:d:H:m:n:p:P:w:")) != -1) {
+	while ((ch = getopt(argc, argv, "c:d:H:m:n:p:P:Tw:")) != -1) {
 		switch (ch) {
 		case 'c':
 			nconns = atoi(optarg);
@@ -361,6 +434,13 @@ main(int argc, char *argv[])
 		case 'P':
 			srvpid = (pid_t)atol(optarg);
 			break;
+		case 'T':
+#ifndef HAVE_TLS
+			bench_die("-T: built without TLS (configure "
+			    "--disable-tls)");
+#endif
+			use_tls = 1;
+			break;
 		case 'w':
 			warmup = atof(optarg);
 			break;
@@ -372,6 +452,8 @@ main(int argc, char *argv[])
 		usage();
 	bench_addr(&addr, host, port);
 	signal(SIGPIPE, SIG_IGN);
+	if (strcmp(mode, "df") == 0 && use_tls)
+		bench_die("-T: upper only");
 	if (strcmp(mode, "df") == 0)
 		run_df();
 	else if (strcmp(mode, "upper") == 0)

@@ -10,6 +10,12 @@
  *   idle       open CONNS connections, one byte round trip on each so the
  *              server has really set them up, then hold them: with -P,
  *              the server's RSS per connection.
+ *   handshake  (needs -T) connect, a full TLS 1.3 handshake, close_notify,
+ *              read until the server's close_notify or EOF, close, and
+ *              again: handshakes/s and their latency.
+ *
+ * -T speaks TLS 1.3 (echo: the handshakes are done before the window;
+ * the server's certificate is not verified: the server is measured).
  *
  * With -P PID, the server's utime+stime is read from /proc/PID/stat at the
  * start and end of the measured window: its CPU microseconds per message.
@@ -29,16 +35,24 @@
 #include <unistd.h>
 
 #include "tests/bench/benchutil.h"
+#ifdef HAVE_TLS
+#include <openssl/err.h>
+
+#include "tests/bench/benchtls.h"
+#endif
 
 #define MAXEV		256
 #define RBUF_SIZE	(256 * 1024)
 #define IDLE_INFLIGHT	256	/* handshakes + pings at once in idle mode */
 
-enum mode { MODE_ECHO, MODE_HALFCLOSE, MODE_IDLE };
-enum cstate { C_CONNECTING, C_WAITING, C_HELD };
+enum mode { MODE_ECHO, MODE_HALFCLOSE, MODE_IDLE, MODE_HANDSHAKE };
+enum cstate { C_CONNECTING, C_HANDSHAKE, C_WAITING, C_HELD };
 
 struct lconn {
 	int		 fd;
+#ifdef HAVE_TLS
+	SSL		*ssl;		/* -T */
+#endif
 	int		 armed_out;	/* EPOLLOUT in the interest set */
 	enum cstate	 state;
 	size_t		 sent;
@@ -54,6 +68,10 @@ static double			 duration = 2.0, warmup = 0.5;
 static pid_t			 srvpid;
 static int			 verify = 1;
 static int			 nsrc;		/* -S: source addresses */
+static int			 use_tls;	/* -T */
+#ifdef HAVE_TLS
+static SSL_CTX			*tls_ctx;
+#endif
 static int			 ep;
 static char			*msg;
 static char			 rbuf[RBUF_SIZE];
@@ -68,12 +86,13 @@ static void
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: loadgen -p port [-H host] [-m echo|halfclose|idle] "
-	    "[-c conns] [-s size]\n"
-	    "               [-d seconds] [-w warmup] [-P server_pid] "
-	    "[-S nsrc] [-N]\n"
+	    "usage: loadgen -p port [-H host] "
+	    "[-m echo|halfclose|idle|handshake] [-c conns]\n"
+	    "               [-s size] [-d seconds] [-w warmup] "
+	    "[-P server_pid] [-S nsrc] [-N] [-T]\n"
 	    "  -N  do not check the echoed bytes\n"
-	    "  -S  spread connections over 127.0.0.2 .. 127.0.0.nsrc+1\n");
+	    "  -S  spread connections over 127.0.0.2 .. 127.0.0.nsrc+1\n"
+	    "  -T  TLS 1.3 (echo, handshake)\n");
 	exit(2);
 }
 
@@ -115,31 +134,65 @@ complete(struct lconn *c, long long t)
 	hist_add(&lat, (unsigned long long)(t - c->t0));
 }
 
+/*
+ * One read or write, plain or TLS: bytes, 0 at EOF (read), or -1 when it
+ * must wait, with *want the event it waits for.  Dies on errors.
+ */
+static ssize_t
+lc_io(struct lconn *c, int writing, void *buf, size_t len, unsigned *want)
+{
+	ssize_t	n;
+#ifdef HAVE_TLS
+	int	w;
+
+	if (c->ssl != NULL) {
+		n = writing ? btls_write(c->ssl, buf, len, &w) :
+		    btls_read(c->ssl, buf, len, &w);
+		*want = (unsigned)w;
+		return n;
+	}
+#endif
+	for (;;) {
+		n = writing ? write(c->fd, buf, len) : read(c->fd, buf, len);
+		if (n >= 0)
+			return n;
+		if (errno == EAGAIN) {
+			*want = writing ? EPOLLOUT : EPOLLIN;
+			return -1;
+		}
+		if (errno != EINTR)
+			bench_die("%s: %s", writing ? "write" : "read",
+			    strerror(errno));
+	}
+}
+
+/* Echo mode: EPOLLOUT armed or not, EPOLLIN always. */
+static void
+echo_arm(struct lconn *c, int out)
+{
+	if (out != c->armed_out) {
+		ep_ctl(EPOLL_CTL_MOD, c, EPOLLIN | (out ? EPOLLOUT : 0));
+		c->armed_out = out;
+	}
+}
+
 /* Echo mode: writes what is left of the current message. */
 static void
 echo_write(struct lconn *c)
 {
-	ssize_t n;
+	unsigned want;
+	ssize_t	 n;
 
 	while (c->sent < msgsize) {
-		n = write(c->fd, msg + c->sent, msgsize - c->sent);
+		n = lc_io(c, 1, msg + c->sent, msgsize - c->sent, &want);
 		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno != EAGAIN)
-				bench_die("write: %s", strerror(errno));
-			if (!c->armed_out) {
-				ep_ctl(EPOLL_CTL_MOD, c, EPOLLIN | EPOLLOUT);
-				c->armed_out = 1;
-			}
+			/* TLS may want to read first: EPOLLIN is armed. */
+			echo_arm(c, (want & EPOLLOUT) != 0);
 			return;
 		}
 		c->sent += (size_t)n;
 	}
-	if (c->armed_out) {
-		ep_ctl(EPOLL_CTL_MOD, c, EPOLLIN);
-		c->armed_out = 0;
-	}
+	echo_arm(c, 0);
 }
 
 static void
@@ -154,18 +207,17 @@ echo_start_msg(struct lconn *c, long long t)
 static void
 echo_read(struct lconn *c)
 {
-	size_t	want;
-	ssize_t	n;
+	unsigned wait;
+	size_t	 want;
+	ssize_t	 n;
 
 	for (;;) {
 		want = msgsize - c->rcvd;
-		n = read(c->fd, rbuf, sizeof(rbuf));
+		n = lc_io(c, 0, rbuf, sizeof(rbuf), &wait);
 		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN)
-				return;
-			bench_die("read: %s", strerror(errno));
+			if (wait & EPOLLOUT)
+				echo_arm(c, 1);
+			return;
 		}
 		if (n == 0)
 			bench_die("server closed a connection");
@@ -188,6 +240,86 @@ echo_read(struct lconn *c)
 			return;		/* the rest is not here yet */
 	}
 }
+
+#ifdef HAVE_TLS
+/* Handshake mode: one connection's life, started again when it ends. */
+static void
+hs_start(struct lconn *c)
+{
+	c->t0 = now_ns();
+	c->state = C_CONNECTING;
+	if ((c->fd = bench_connect(&addr, next_src(), 1)) < 0)
+		bench_die("connect: %s", strerror(errno));
+	if ((c->ssl = SSL_new(tls_ctx)) == NULL ||
+	    SSL_set_fd(c->ssl, c->fd) != 1)
+		bench_die("SSL_new: %s", btls_reason());
+	ep_ctl(EPOLL_CTL_ADD, c, EPOLLOUT);
+}
+
+/* -1: wait for the event SSL wants (set here); 0: r was no WANT. */
+static int
+hs_want(struct lconn *c, int r)
+{
+	switch (SSL_get_error(c->ssl, r)) {
+	case SSL_ERROR_WANT_READ:
+		ep_ctl(EPOLL_CTL_MOD, c, EPOLLIN);
+		return -1;
+	case SSL_ERROR_WANT_WRITE:
+		ep_ctl(EPOLL_CTL_MOD, c, EPOLLOUT);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Connect, handshake, send close_notify, read to the server's
+ * close_notify or EOF: one full handshake, as the server counts it.
+ */
+static void
+hs_event(struct lconn *c)
+{
+	socklen_t len = sizeof(int);
+	char	  buf[512];
+	size_t	  n;
+	int	  r, err = 0;
+
+	if (c->state == C_CONNECTING) {
+		if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 ||
+		    err != 0)
+			bench_die("connect: %s", strerror(err ? err : errno));
+		c->state = C_HANDSHAKE;
+	}
+	if (c->state == C_HANDSHAKE) {
+		ERR_clear_error();
+		if ((r = SSL_connect(c->ssl)) != 1) {
+			if (hs_want(c, r) == 0)
+				bench_die("TLS handshake: %s", btls_reason());
+			return;
+		}
+		c->state = C_WAITING;
+	}
+	if (c->state == C_WAITING) {
+		/* A second call after WANT_WRITE sends what is left. */
+		ERR_clear_error();
+		if ((r = SSL_shutdown(c->ssl)) < 0 && hs_want(c, r) == -1)
+			return;
+		c->state = C_HELD;
+	}
+	do {
+		ERR_clear_error();
+		r = SSL_read_ex(c->ssl, buf, sizeof(buf), &n);
+	} while (r == 1);
+	if (hs_want(c, r) == -1)
+		return;
+	complete(c, now_ns());
+	SSL_free(c->ssl);
+	c->ssl = NULL;
+	close(c->fd);
+	c->fd = -1;
+	if (!measuring || now_ns() < w_end_target)
+		hs_start(c);
+}
+#endif
 
 /* Halfclose mode: one connection's life, started again when it ends. */
 static void
@@ -280,7 +412,7 @@ print_common(const char *name, double secs, long long srv_us,
 	printf("\n");
 }
 
-/* Runs echo or halfclose with a warm-up, then the measured window. */
+/* Runs echo, halfclose or handshake with a warm-up, then the window. */
 static void
 run_timed(void)
 {
@@ -302,8 +434,19 @@ run_timed(void)
 			hc_start(c);
 			continue;
 		}
+#ifdef HAVE_TLS
+		if (mode == MODE_HANDSHAKE) {
+			hs_start(c);
+			continue;
+		}
+#endif
 		if ((c->fd = bench_connect(&addr, next_src(), 0)) < 0)
 			bench_die("connect: %s", strerror(errno));
+#ifdef HAVE_TLS
+		/* Before the window: echo over TLS measures the messages. */
+		if (use_tls)
+			c->ssl = btls_connect(tls_ctx, c->fd);
+#endif
 		if (set_nonblock(c->fd) != 0)
 			bench_die("fcntl: %s", strerror(errno));
 		ep_ctl(EPOLL_CTL_ADD, c, EPOLLIN);
@@ -333,21 +476,35 @@ run_timed(void)
 				hc_event(c, evs[i].events);
 				continue;
 			}
-			if (evs[i].events & EPOLLOUT)
+#ifdef HAVE_TLS
+			if (mode == MODE_HANDSHAKE) {
+				hs_event(c);
+				continue;
+			}
+#endif
+			/* TLS: either event may be the one the other waits on. */
+			if ((evs[i].events & EPOLLOUT) ||
+			    (use_tls && c->sent < msgsize))
 				echo_write(c);
-			if (evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP))
+			if ((evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)) ||
+			    use_tls)
 				echo_read(c);
 		}
 	}
 	w1 = now_ns();
 	srv1 = srvpid > 0 ? proc_cpu_us(srvpid, NULL) : -1;
 	cli1 = self_cpu_us();
-	print_common(mode == MODE_ECHO ? "echo" : "halfclose",
+	print_common(mode == MODE_ECHO ? (use_tls ? "tls-echo" : "echo") :
+	    mode == MODE_HALFCLOSE ? "halfclose" : "handshake",
 	    (double)(w1 - w0) / 1e9, srv0 >= 0 && srv1 >= 0 ? srv1 - srv0 :
 	    -1, cli1 - cli0);
-	for (i = 0; i < nconns; i++)
+	for (i = 0; i < nconns; i++) {
+#ifdef HAVE_TLS
+		SSL_free(conns[i].ssl);
+#endif
 		if (conns[i].fd >= 0)
 			close(conns[i].fd);
+	}
 	free(conns);
 }
 
@@ -451,7 +608,7 @@ main(int argc, char *argv[])
 	int		 ch, port = 0;
 
 	bench_setprogname(argv[0]);
-	while ((ch = getopt(argc, argv, "c:d:H:m:Np:P:s:S:w:")) != -1) {
+	while ((ch = getopt(argc, argv, "c:d:H:m:Np:P:s:S:Tw:")) != -1) {
 		switch (ch) {
 		case 'c':
 			nconns = atoi(optarg);
@@ -469,8 +626,13 @@ main(int argc, char *argv[])
 				mode = MODE_HALFCLOSE;
 			else if (strcmp(optarg, "idle") == 0)
 				mode = MODE_IDLE;
+			else if (strcmp(optarg, "handshake") == 0)
+				mode = MODE_HANDSHAKE;
 			else
 				usage();
+			break;
+		case 'T':
+			use_tls = 1;
 			break;
 		case 'N':
 			verify = 0;
@@ -497,8 +659,16 @@ main(int argc, char *argv[])
 		}
 	}
 	if (optind != argc || nconns < 1 || duration < 0 || warmup < 0 ||
-	    nsrc < 0 || nsrc > 250)
+	    nsrc < 0 || nsrc > 250 ||
+	    ((mode == MODE_HANDSHAKE) != use_tls && mode != MODE_ECHO))
 		usage();
+#ifdef HAVE_TLS
+	if (use_tls)
+		tls_ctx = btls_client_ctx();
+#else
+	if (use_tls)
+		bench_die("-T: built without TLS (configure --disable-tls)");
+#endif
 	bench_addr(&addr, host, port);
 	signal(SIGPIPE, SIG_IGN);
 	if ((ep = epoll_create1(EPOLL_CLOEXEC)) < 0)
