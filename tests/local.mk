@@ -14,8 +14,8 @@ TEST_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(LIBCONFIG_CFLAGS)
 TEST_LIBS = tests/libtap.a $(BROKERD_LIBS)
 
 UNIT_TESTS = tests/unit/test_config tests/unit/test_proto \
-	tests/unit/test_dfparse tests/unit/test_pool tests/unit/test_dfnative \
-	tests/unit/test_reload
+	tests/unit/test_dfparse tests/unit/test_pool tests/unit/test_dfgnu \
+	tests/unit/test_dfnative tests/unit/test_reload
 INTEGRATION_TESTS = tests/integration/test_echo \
 	tests/integration/test_cli tests/integration/test_broker \
 	tests/integration/test_lifecycle tests/integration/test_health \
@@ -39,6 +39,8 @@ tests_unit_test_dfparse_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_dfparse_LDADD = $(TEST_LIBS)
 tests_unit_test_pool_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_pool_LDADD = $(TEST_LIBS)
+tests_unit_test_dfgnu_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_dfgnu_LDADD = $(TEST_LIBS)
 tests_unit_test_dfnative_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_dfnative_LDADD = $(TEST_LIBS)
 tests_unit_test_reload_CFLAGS = $(TEST_CFLAGS)
