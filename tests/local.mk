@@ -8,7 +8,9 @@ AM_TESTS_ENVIRONMENT = \
 
 noinst_LIBRARIES += tests/libtap.a
 tests_libtap_a_SOURCES = tests/tap.c tests/tap.h \
-	tests/integration/harness.c tests/integration/harness.h
+	tests/integration/harness.c tests/integration/harness.h \
+	tests/integration/harness_net.c tests/integration/harness_proc.c \
+	tests/integration/harness_pump.c
 
 TEST_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(LIBCONFIG_CFLAGS)
 TEST_LIBS = tests/libtap.a $(BROKERD_LIBS)
@@ -48,6 +50,11 @@ tests_unit_test_reload_LDADD = $(TEST_LIBS)
 tests_integration_test_broker_LDADD = $(TEST_LIBS)
 tests_integration_test_lifecycle_LDADD = $(TEST_LIBS)
 tests_integration_test_health_LDADD = $(TEST_LIBS)
+tests_integration_test_abuse_SOURCES = tests/integration/test_abuse.c \
+	tests/integration/abuse.c tests/integration/abuse.h \
+	tests/integration/abuse_children.c tests/integration/abuse_input.c \
+	tests/integration/abuse_limits.c tests/integration/abuse_signals.c \
+	tests/integration/abuse_slow.c
 tests_integration_test_abuse_LDADD = $(TEST_LIBS)
 tests_integration_test_echo_LDADD = $(TEST_LIBS)
 tests_integration_test_cli_LDADD = $(TEST_LIBS)
