@@ -165,7 +165,7 @@ test_signal_storm(void)
 	    "fd count back to its baseline (%d)", base_fds);
 	rss1 = proc_rss_kb(D.pid);
 	slack = sanitizer_slack_kb(D.pid);
-	ok(rss0 > 0 && rss1 > 0 && rss1 - rss0 < 8 * 1024 + slack,
+	ok_rss(rss0 > 0 && rss1 > 0 && rss1 - rss0 < 8 * 1024 + slack,
 	    "RSS growth %ld KiB < 8 MiB%s (%ld -> %ld KiB)", rss1 - rss0,
 	    slack > 0 ? " + the sanitizer's quarantine" : "", rss0, rss1);
 	note("signal storm: %u SIGHUP + %u SIGUSR1 (+2 SIGHUP after a config "

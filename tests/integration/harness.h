@@ -46,6 +46,14 @@ int	d_wait_started(struct daemon *);
 pid_t	d_exec(struct daemon *, const char *cwd, const char *args);
 /* Whether BROKERD_WRAPPER (valgrind) is in use. */
 int	harness_wrapped(void);
+/*
+ * ok() for an assertion on the daemon's RSS.  Under BROKERD_WRAPPER the
+ * RSS measured is mostly the wrapper's own (valgrind: about 48 MB at
+ * rest, and shadow memory for every byte the daemon uses), so there it
+ * is a TAP skip that says so and what it would have checked.
+ */
+int	ok_rss(int cond, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
 /* brokerctl -S d->control verb; returns its exit status. */
 int	d_ctl(struct daemon *, const char *verb, char **out, char **err);
 /* Sends sig and waits up to timeout_ms; returns the wait status or -1. */
