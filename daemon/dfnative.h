@@ -5,14 +5,11 @@
  * the loop.  At most one probe per mount point is in flight across all
  * requests (single-flight): a request for a mount already being probed
  * waits for that probe instead of submitting another, so a hung mount
- * never piles up jobs.
+ * never piles up jobs.  What df would make of the mount table and the
+ * probes' results is dfgnu.c's business.
  */
 #ifndef BROKERD_DFNATIVE_H
 #define BROKERD_DFNATIVE_H
-
-#include <sys/types.h>
-
-#include <stddef.h>
 
 #include <event2/event.h>
 
@@ -45,50 +42,5 @@ void	dfnative_shutdown(void);
  * calls stat(2).  NULL clears it.
  */
 void	dfnative_set_test_delay(const char *mount, int ms);
-
-/* Pure helpers, unit-tested. */
-
-struct dfn_mount {
-	char	*fsname;		/* device, octal escapes decoded */
-	char	*dir;			/* mount point, decoded */
-	char	*type;
-};
-
-/*
- * /proc/self/mounts text -> entries in file order, minus the ones GNU
- * "df -l" leaves out before it looks at them: remote file systems, dummy
- * ones (proc, sysfs, devpts, autofs, ...) and relative mount points.
- * -1 if there is no valid line at all.
- */
-int	dfn_parse_mounts(const char *text, size_t len,
-	    struct dfn_mount **out, size_t *n);
-void	dfn_mounts_free(struct dfn_mount *, size_t n);
-
-/* What the probe of one mount point found. */
-struct dfn_fsinfo {
-	int		 err;		/* errno of stat or statvfs, or 0 */
-	int		 have_dev;	/* stat worked: dev is set */
-	dev_t		 dev;		/* st_dev of the mount point */
-	/* In units of frsize bytes. */
-	unsigned long long blocks, bfree, bavail;
-	unsigned long long frsize;
-};
-
-/*
- * Rows as GNU df -hl prints them: entries whose probe failed are left
- * out, one row per device (the GNU choice among duplicates), no row for
- * a file system with no blocks.  info[i] belongs to mounts[i].
- */
-struct df_table *dfn_build_table(const struct dfn_mount *mounts,
-	    const struct dfn_fsinfo *info, size_t n);
-
-/*
- * Like GNU df -h: powers of 1024, K M G T P E, one decimal below 10,
- * always rounded up; plain bytes below 1024.
- */
-void	dfn_human(unsigned long long bytes, char *buf, size_t size);
-/* ceil(used * 100 / (used + avail)) and "%", or "-" if both are 0. */
-void	dfn_use_percent(unsigned long long used, unsigned long long avail,
-	    char *buf, size_t size);
 
 #endif

@@ -19,9 +19,8 @@ const char *const df_field_names[DF_NFIELDS] = {
 	"filesystem", "size", "used", "avail", "use%", "mounted_on"
 };
 
-/* Splits off the next blank-separated token; NULL at end of line. */
-static char *
-token(char **pp)
+char *
+df_token(char **pp)
 {
 	char *p = *pp, *start;
 
@@ -44,9 +43,9 @@ is_header(char *line)
 	char	*p = line, *t;
 	int	 n = 0;
 
-	if ((t = token(&p)) == NULL || strcasecmp(t, "Filesystem") != 0)
+	if ((t = df_token(&p)) == NULL || strcasecmp(t, "Filesystem") != 0)
 		return 0;
-	while ((t = token(&p)) != NULL)
+	while ((t = df_token(&p)) != NULL)
 		n++;
 	/* Size Used Avail Use% Mounted on: at least five more words. */
 	return n >= 5;
@@ -125,7 +124,7 @@ dfparse(const char *text, size_t len, struct df_table *t, char *err,
 			f[DF_FS] = pending;
 			i = 1;
 		} else {
-			if ((f[DF_FS] = token(&p)) == NULL)
+			if ((f[DF_FS] = df_token(&p)) == NULL)
 				continue;	/* blank line */
 			i = 1;
 			while (*p == ' ' || *p == '\t')
@@ -137,7 +136,7 @@ dfparse(const char *text, size_t len, struct df_table *t, char *err,
 			}
 		}
 		for (; i < DF_MOUNT; i++)
-			if ((f[i] = token(&p)) == NULL)
+			if ((f[i] = df_token(&p)) == NULL)
 				break;
 		while (*p == ' ' || *p == '\t')
 			p++;

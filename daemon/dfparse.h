@@ -23,5 +23,11 @@ extern const char *const df_field_names[DF_NFIELDS];
 int	dfparse(const char *text, size_t len, struct df_table *,
 	    char *err, size_t errlen);
 void	df_table_free(struct df_table *);
+/*
+ * Splits the next blank-separated (space, tab) word off *pp, NUL-
+ * terminating it in place, and moves *pp past it; NULL at the end of the
+ * string.  df output and /proc/self/mounts lines are both split by it.
+ */
+char	*df_token(char **pp);
 
 #endif

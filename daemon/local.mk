@@ -10,6 +10,7 @@ daemon_libbrokerd_a_SOURCES = \
 	daemon/config.c daemon/config.h \
 	daemon/conn.c \
 	daemon/control.c daemon/control.h \
+	daemon/dfgnu.c daemon/dfgnu.h \
 	daemon/dfnative.c daemon/dfnative.h \
 	daemon/echo.c \
 	daemon/listen.c daemon/listen.h \

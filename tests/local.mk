@@ -8,14 +8,16 @@ AM_TESTS_ENVIRONMENT = \
 
 noinst_LIBRARIES += tests/libtap.a
 tests_libtap_a_SOURCES = tests/tap.c tests/tap.h \
-	tests/integration/harness.c tests/integration/harness.h
+	tests/integration/harness.c tests/integration/harness.h \
+	tests/integration/harness_net.c tests/integration/harness_proc.c \
+	tests/integration/harness_pump.c
 
 TEST_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(LIBCONFIG_CFLAGS)
 TEST_LIBS = tests/libtap.a $(BROKERD_LIBS)
 
 UNIT_TESTS = tests/unit/test_config tests/unit/test_proto \
-	tests/unit/test_dfparse tests/unit/test_pool tests/unit/test_dfnative \
-	tests/unit/test_reload
+	tests/unit/test_dfparse tests/unit/test_pool tests/unit/test_dfgnu \
+	tests/unit/test_dfnative tests/unit/test_reload
 INTEGRATION_TESTS = tests/integration/test_echo \
 	tests/integration/test_cli tests/integration/test_broker \
 	tests/integration/test_lifecycle tests/integration/test_health \
@@ -41,6 +43,8 @@ tests_unit_test_dfparse_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_dfparse_LDADD = $(TEST_LIBS)
 tests_unit_test_pool_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_pool_LDADD = $(TEST_LIBS)
+tests_unit_test_dfgnu_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_dfgnu_LDADD = $(TEST_LIBS)
 tests_unit_test_dfnative_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_dfnative_LDADD = $(TEST_LIBS)
 tests_unit_test_reload_CFLAGS = $(TEST_CFLAGS)
@@ -48,6 +52,11 @@ tests_unit_test_reload_LDADD = $(TEST_LIBS)
 tests_integration_test_broker_LDADD = $(TEST_LIBS)
 tests_integration_test_lifecycle_LDADD = $(TEST_LIBS)
 tests_integration_test_health_LDADD = $(TEST_LIBS)
+tests_integration_test_abuse_SOURCES = tests/integration/test_abuse.c \
+	tests/integration/abuse.c tests/integration/abuse.h \
+	tests/integration/abuse_children.c tests/integration/abuse_input.c \
+	tests/integration/abuse_limits.c tests/integration/abuse_signals.c \
+	tests/integration/abuse_slow.c
 tests_integration_test_abuse_LDADD = $(TEST_LIBS)
 tests_integration_test_echo_LDADD = $(TEST_LIBS)
 tests_integration_test_cli_LDADD = $(TEST_LIBS)

@@ -6,7 +6,6 @@
 #include <sys/wait.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -54,26 +53,6 @@ static char
 upcase(char c)
 {
 	return c >= 'a' && c <= 'z' ? (char)(c - 'a' + 'A') : c;
-}
-
-static int
-wait_children(pid_t pid, int want, int timeout_ms)
-{
-	long long start = now_ms();
-
-	while (proc_nchildren(pid) != want && now_ms() - start < timeout_ms)
-		usleep(10000);
-	return proc_nchildren(pid) == want;
-}
-
-static int
-wait_fds(pid_t pid, int want, int timeout_ms)
-{
-	long long start = now_ms();
-
-	while (proc_nfds(pid) != want && now_ms() - start < timeout_ms)
-		usleep(10000);
-	return proc_nfds(pid) == want;
 }
 
 /* Sends an input-bearing request with data in frames, then reads. */
@@ -319,80 +298,67 @@ test_upper(void)
 	free(want);
 }
 
+/* The 200 MiB streamed through UPPER: a byte of input, of output. */
+static void
+stream_fill(char *buf, size_t off, size_t n, void *arg)
+{
+	size_t i;
+
+	(void)arg;
+	for (i = 0; i < n; i++)
+		buf[i] = (char)('a' + (off + i) % 29);
+}
+
+static char
+stream_want(size_t off, void *arg)
+{
+	(void)arg;
+	return upcase((char)('a' + off % 29));
+}
+
+/* The daemon's largest RSS, sampled each time 16 MiB more came back. */
+struct rss_max {
+	long	kb;
+	size_t	mark;
+};
+
+static void
+stream_tick(struct pump *p, void *arg)
+{
+	struct rss_max	*m = arg;
+	long		 rss;
+
+	if (p->got >> 24 == m->mark)
+		return;
+	m->mark = p->got >> 24;
+	if ((rss = proc_rss_kb(d.pid)) > m->kb)
+		m->kb = rss;
+}
+
 /* 200 MiB through UPPER, checked on the fly, RSS sampled meanwhile. */
 static void
 test_upper_stream(void)
 {
-	const size_t		 total = 200 * 1024 * 1024, chunk = 65536;
-	struct proto_parser	 p;
-	struct proto_event	 ev;
-	struct pollfd		 pfd;
-	char			 wbuf[PROTO_DATA_HDR_MAX + 65536], rbuf[65536];
-	size_t			 sent = 0, got = 0, wlen = 0, woff = 0, k;
-	long			 rss, maxrss = 0;
-	long long		 start = now_ms();
-	int			 fd = tcp_connect(d.broker_port), bad = 0, done = 0;
-	int			 code = -1, end_sent = 0;
-	const char		*text;
-	ssize_t			 n;
+	const size_t	total = 200 * 1024 * 1024;
+	struct rss_max	m = { 0, 0 };
+	struct pump	p = { 0 };
+	int		fd = tcp_connect(d.broker_port);
 
-	proto_init(&p, 1024, PROTO_MAX_FRAME);
-	send_all(fd, "UPPER\n", 6);
-	fcntl(fd, F_SETFL, O_NONBLOCK);
-	while (!done && now_ms() - start < 120000) {
-		if (woff == wlen && !end_sent) {
-			if (sent < total) {
-				size_t i, h = proto_data_header(wbuf, chunk);
-
-				for (i = 0; i < chunk; i++)
-					wbuf[h + i] = (char)('a' +
-					    (sent + i) % 29);
-				wlen = h + chunk;
-				sent += chunk;
-			} else {
-				memcpy(wbuf, "END\n", 4);
-				wlen = 4;
-				end_sent = 1;
-			}
-			woff = 0;
-		}
-		pfd.fd = fd;
-		pfd.events = POLLIN | (woff < wlen ? POLLOUT : 0);
-		if (poll(&pfd, 1, 1000) <= 0)
-			continue;
-		if ((pfd.revents & POLLOUT) && woff < wlen) {
-			n = send(fd, wbuf + woff, wlen - woff, MSG_NOSIGNAL);
-			if (n > 0)
-				woff += (size_t)n;
-		}
-		if (!(pfd.revents & (POLLIN | POLLHUP)))
-			continue;
-		if ((n = read(fd, rbuf, sizeof(rbuf))) <= 0)
-			break;
-		for (size_t off = 0; off < (size_t)n; off += k) {
-			k = proto_feed(&p, rbuf + off, (size_t)n - off, &ev);
-			if (ev.kind == PROTO_DATA) {
-				for (size_t i = 0; i < ev.len; i++)
-					if (ev.data[i] != upcase((char)('a' +
-					    (got + i) % 29)))
-						bad++;
-				got += ev.len;
-			} else if (ev.kind == PROTO_LINE) {
-				code = proto_parse_final(ev.line, &text);
-				done = 1;
-			}
-		}
-		if ((got & ((1 << 24) - 1)) < (size_t)n &&
-		    (rss = proc_rss_kb(d.pid)) > maxrss)
-			maxrss = rss;
-	}
-	proto_free(&p);
+	p.req = "UPPER";
+	p.len = total;
+	p.frame = 65536;
+	p.fill = stream_fill;
+	p.want = stream_want;
+	p.tick = stream_tick;
+	p.arg = &m;
+	p.timeout_ms = 120000;
+	pump_run(fd, &p);
 	close(fd);
-	ok(code == 0 && got == total && bad == 0,
-	    "200 MiB through UPPER, byte-exact (%zu bytes back)", got);
-	ok(maxrss > 0 && maxrss < 32 * 1024,
+	ok(p.code == 0 && p.got == total && p.bad == 0,
+	    "200 MiB through UPPER, byte-exact (%zu bytes back)", p.got);
+	ok_rss(m.kb > 0 && m.kb < 32 * 1024,
 	    "daemon RSS stayed under 32 MiB while streaming (max %ld KiB)",
-	    maxrss);
+	    m.kb);
 }
 
 /*
@@ -426,21 +392,6 @@ test_late_reader(void)
 	    "(got %zu) and OK (%d %s)", len, r.len, r.code, r.text);
 	reply_free(&r);
 	close(fd);
-}
-
-/* STATS bytes_spliced on the main daemon. */
-static long long
-spliced_bytes(int port)
-{
-	struct reply	r;
-	long long	v = -1;
-	int		fd = tcp_connect(port);
-
-	if (request(fd, "STATS", &r) == 0)
-		v = stat_value(r.data, "bytes_spliced");
-	reply_free(&r);
-	close(fd);
-	return v;
 }
 
 /* UPPER of 256 KiB on a fresh connection; 1 when the reply is exact. */
@@ -481,10 +432,10 @@ test_splice_auto(void)
 		bail("daemon (splice auto) did not start");
 	if (sched_getaffinity(d2.pid, sizeof(all), &all) != 0)
 		bail("sched_getaffinity: %s", strerror(errno));
-	v0 = spliced_bytes(d2.broker_port);
+	v0 = stat_port(d2.broker_port, "bytes_spliced");
 	ok(upper_256k(d2.broker_port), "auto: UPPER exact with %d CPUs",
 	    CPU_COUNT(&all));
-	v1 = spliced_bytes(d2.broker_port);
+	v1 = stat_port(d2.broker_port, "bytes_spliced");
 	if (CPU_COUNT(&all) > 1)
 		ok(v0 == 0 && v1 == 0, "auto with %d CPUs: input copied "
 		    "(bytes_spliced %lld)", CPU_COUNT(&all), v1);
@@ -500,7 +451,7 @@ test_splice_auto(void)
 		bail("sched_setaffinity: %s", strerror(errno));
 	ok(upper_256k(d2.broker_port), "auto, pinned to CPU %d: UPPER exact",
 	    cpu);
-	v2 = spliced_bytes(d2.broker_port);
+	v2 = stat_port(d2.broker_port, "bytes_spliced");
 	ok(v2 - v1 >= 64 * 1024, "auto, pinned to one CPU: input spliced "
 	    "(bytes_spliced %lld -> %lld)", v1, v2);
 	(void)sched_setaffinity(d2.pid, sizeof(all), &all);
@@ -918,7 +869,7 @@ main(void)
 		test_bad_input();
 		test_line_timeouts();
 		test_brokerctl();
-		spliced = spliced_bytes(d.broker_port);
+		spliced = stat_port(d.broker_port, "bytes_spliced");
 		ok(m == 0 ? spliced > 200 * 1024 * 1024 : spliced == 0,
 		    "BROKERD_SPLICE=%s: bytes_spliced %lld", modes[m],
 		    spliced);

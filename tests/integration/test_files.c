@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "tests/integration/harness.h"
@@ -29,14 +28,6 @@
 	"\n  { service = \"broker\"; address = \"127.0.0.1\"; port = 0; } );\n"
 #define SECRET	"secret: must not change\n"
 #define NOBODY	65534
-
-static void
-msleep(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
 
 /* A config for d with the control socket at path, mode as given. */
 static void

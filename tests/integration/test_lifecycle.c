@@ -23,7 +23,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/proto.h"
 #include "tests/integration/harness.h"
 #include "tests/tap.h"
 
@@ -34,20 +33,6 @@
 	"shutdown_timeout_s = %d; };\n"
 
 static const char *brokerctl;
-
-static void
-write_file(const char *path, const char *text)
-{
-	char	tmp[512];
-	FILE	*f;
-
-	/* Replace atomically, as an admin's editor would. */
-	snprintf(tmp, sizeof(tmp), "%s.new", path);
-	f = fopen(tmp, "w");
-	fputs(text, f);
-	fclose(f);
-	rename(tmp, path);
-}
 
 static void
 test_reload(void)
@@ -80,7 +65,7 @@ test_reload(void)
 	/* BASE's listen = is overridden by the later one: strip it. */
 	memmove(conf, strstr(conf, "limits"), strlen(strstr(conf, "limits"))
 	    + 1);
-	write_file(d.conf, conf);
+	replace_text(d.conf, conf);
 	kill(d.pid, SIGHUP);
 	ok(d_log_wait(&d, "reloaded configuration (generation 2)", 1, 10000),
 	    "SIGHUP: reloaded configuration (generation 2)");
@@ -102,7 +87,7 @@ test_reload(void)
 	    "the new log level applies (debug lines appear)");
 
 	/* A syntax error: keep serving, report file:line. */
-	write_file(d.conf, "workers = 3;\n\nlimits = { max_line = ; };\n");
+	replace_text(d.conf, "workers = 3;\n\nlimits = { max_line = ; };\n");
 	kill(d.pid, SIGHUP);
 	ok(d_log_wait(&d, "reload failed; still serving generation 2", 1,
 	    10000), "a bad file: reload failed, still generation 2");
@@ -129,7 +114,7 @@ test_reload(void)
 		    "address = \"127.0.0.1\"; port = %d; }, { service = "
 		    "\"echo\"; address = \"127.0.0.1\"; port = %d; } );\n",
 		    d.control, port, fresh, busy);
-		write_file(d.conf, conf);
+		replace_text(d.conf, conf);
 		st = d_ctl(&d, "reload", &out, &err);
 		snprintf(msg, sizeof(msg), "cannot bind 127.0.0.1:%d", busy);
 		ok(st == 1 && strstr(err, msg) != NULL,
@@ -146,7 +131,7 @@ test_reload(void)
 	    "1000; };\ncontrol = { path = \"%s\"; };\nlisten = ( { service ="
 	    " \"broker\"; address = \"127.0.0.1\"; port = 0; } );\n",
 	    d.control);
-	write_file(d.conf, conf);
+	replace_text(d.conf, conf);
 	st = d_ctl(&d, "reload", &out, &err);
 	ok(st == 0 && strstr(out, "generation 3") != NULL,
 	    "brokerctl reload: exit 0, generation 3");
@@ -243,7 +228,7 @@ test_reload_fifo(void)
 	gens = d_log_count(&d, "reloading ");
 	is_int(gens, 2, "the burst coalesced (2 reloads for 4 HUPs)");
 	unlink(d.conf);
-	write_file(d.conf, body);
+	replace_text(d.conf, body);
 	is_int(d_stop(&d, SIGTERM, 10000), 0, "exit 0");
 	d_cleanup(&d);
 }
@@ -370,90 +355,81 @@ test_hup_storm(void)
 	d_cleanup(&d);
 }
 
+/* The 100 MiB UPPER of test_drain, SIGTERM sent 10 MiB into it. */
+struct drain {
+	struct daemon	*d;
+	int		 idle;		/* a connection with nothing running */
+	int		 termed;	/* 1: SIGTERM sent; 2: checked */
+};
+
+static void
+drain_fill(char *buf, size_t off, size_t n, void *arg)
+{
+	(void)off;
+	(void)arg;
+	memset(buf, 'q', n);
+}
+
+static char
+drain_want(size_t off, void *arg)
+{
+	(void)off;
+	(void)arg;
+	return 'Q';
+}
+
+static void
+drain_tick(struct pump *p, void *arg)
+{
+	struct drain	*dr = arg;
+	struct reply	 r;
+
+	if (dr->termed == 0 && p->queued > 10 * 1024 * 1024) {
+		dr->termed = 1;
+		kill(dr->d->pid, SIGTERM);
+		d_log_wait(dr->d, "draining", 1, 5000);
+	} else if (dr->termed == 1) {
+		dr->termed = 2;
+		/* Meanwhile: new connections refused, new requests 503. */
+		ok(tcp_connect(dr->d->broker_port) < 0,
+		    "draining: listeners closed");
+		is_int(request(dr->idle, "PING", &r), 503,
+		    "draining: a new request gets ERR 503");
+		reply_free(&r);
+	}
+}
+
 /* SIGTERM: running work finishes, new work is refused, then exit. */
 static void
 test_drain(void)
 {
-	struct daemon		d = { 0 };
-	struct proto_parser	p;
-	struct proto_event	ev;
-	struct reply		r;
-	struct pollfd		pfd;
-	const size_t		total = 100 * 1024 * 1024, chunk = 65536;
-	char			conf[1024], wbuf[70000], rbuf[65536];
-	size_t			sent = 0, got = 0, wlen = 0, woff = 0, k;
-	int			fd, idle, code = -1, end_sent = 0, termed = 0;
-	const char		*text;
-	long long		t0;
-	ssize_t			n;
+	struct daemon	d = { 0 };
+	struct drain	dr = { &d, -1, 0 };
+	struct pump	p = { 0 };
+	const size_t	total = 100 * 1024 * 1024;
+	char		conf[1024];
+	int		fd;
+	long long	t0;
 
 	snprintf(conf, sizeof(conf), BASE, 20);
 	if (d_start(&d, conf, NULL) != 0)
 		bail("daemon did not start");
-	idle = tcp_connect(d.broker_port);
+	dr.idle = tcp_connect(d.broker_port);
 	fd = tcp_connect(d.broker_port);
-	proto_init(&p, 1024, PROTO_MAX_FRAME);
-	send_all(fd, "UPPER\n", 6);
-	fcntl(fd, F_SETFL, O_NONBLOCK);
-	t0 = now_ms();
-	while (code < 0 && now_ms() - t0 < 60000) {
-		if (woff == wlen && !end_sent) {
-			size_t h;
-
-			if (sent < total) {
-				h = proto_data_header(wbuf, chunk);
-				memset(wbuf + h, 'q', chunk);
-				wlen = h + chunk;
-				sent += chunk;
-			} else {
-				memcpy(wbuf, "END\n", 4);
-				wlen = 4;
-				end_sent = 1;
-			}
-			woff = 0;
-		}
-		if (!termed && sent > 10 * 1024 * 1024) {
-			termed = 1;
-			kill(d.pid, SIGTERM);
-			d_log_wait(&d, "draining", 1, 5000);
-		}
-		pfd.fd = fd;
-		pfd.events = POLLIN | (woff < wlen ? POLLOUT : 0);
-		if (poll(&pfd, 1, 1000) <= 0)
-			continue;
-		if ((pfd.revents & POLLOUT) && woff < wlen &&
-		    (n = send(fd, wbuf + woff, wlen - woff, MSG_NOSIGNAL)) > 0)
-			woff += (size_t)n;
-		if (!(pfd.revents & (POLLIN | POLLHUP)))
-			continue;
-		if ((n = read(fd, rbuf, sizeof(rbuf))) <= 0)
-			break;
-		for (size_t off = 0; off < (size_t)n; off += k) {
-			k = proto_feed(&p, rbuf + off, (size_t)n - off, &ev);
-			if (ev.kind == PROTO_DATA) {
-				for (size_t i = 0; i < ev.len; i++)
-					if (ev.data[i] != 'Q')
-						code = -2;
-				got += ev.len;
-			} else if (ev.kind == PROTO_LINE && code != -2)
-				code = proto_parse_final(ev.line, &text);
-		}
-		if (termed == 1) {
-			termed = 2;
-			/* Meanwhile: new connections refused, new requests 503. */
-			ok(tcp_connect(d.broker_port) < 0,
-			    "draining: listeners closed");
-			is_int(request(idle, "PING", &r), 503,
-			    "draining: a new request gets ERR 503");
-			reply_free(&r);
-		}
-	}
-	proto_free(&p);
-	ok(code == 0 && got == total, "SIGTERM mid-stream: the 100 MiB UPPER "
-	    "finished byte-exact (%zu bytes)", got);
+	p.req = "UPPER";
+	p.len = total;
+	p.frame = 65536;
+	p.fill = drain_fill;
+	p.want = drain_want;
+	p.tick = drain_tick;
+	p.arg = &dr;
+	p.timeout_ms = 60000;
+	pump_run(fd, &p);
+	ok(p.code == 0 && p.got == total && p.bad == 0, "SIGTERM mid-stream: "
+	    "the 100 MiB UPPER finished byte-exact (%zu bytes)", p.got);
 	close(fd);
 	is_int(d_stop(&d, 0, 10000), 0, "then the daemon exits 0");
-	close(idle);
+	close(dr.idle);
 	d_cleanup(&d);
 
 	/* A child that ignores SIGTERM is killed at the deadline. */
