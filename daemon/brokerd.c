@@ -40,7 +40,6 @@
 #define POOL_QUEUE_MAX	256
 
 struct server	srv;
-struct stats	stats;
 
 static char		*pidfile;		/* absolute */
 static int		 ready_fd = -1;
@@ -462,6 +461,40 @@ shutdown_all(int report)
 	}
 }
 
+/* STATS and the dump: the daemon's own part, first. */
+static void
+report_daemon(struct stats_out *out)
+{
+	struct listener	*l;
+	char		 key[64];
+	int		 n = 0;
+
+	stats_kv(out, "version", "%s", PACKAGE_VERSION);
+	stats_kv(out, "uptime_s", "%lld", (mono_ms() - srv.start_ms) / 1000);
+	stats_kv(out, "config_file", "%s", srv.config_file);
+	stats_kv(out, "config_generation", "%lu", srv.generation);
+	TAILQ_FOREACH(l, &srv.listeners, entry) {
+		snprintf(key, sizeof(key), "listener.%d", n++);
+		stats_kv(out, key, "%s %s", config_service_name(l->service),
+		    l->name);
+	}
+}
+
+static const struct stats_sections report_sections = {
+	report_daemon, conn_report, session_report
+};
+
+/* systemd's STATUS= line. */
+static void
+status_text(char *buf, size_t size)
+{
+	snprintf(buf, size, "%u connections (%u echo, %u broker, %u "
+	    "control), generation %lu", conn_count(),
+	    conn_count_service(SERVICE_ECHO),
+	    conn_count_service(SERVICE_BROKER),
+	    conn_count_service(SERVICE_CONTROL), srv.generation);
+}
+
 static int	exit_status;
 static char	*config_file;	/* absolute */
 
@@ -506,7 +539,7 @@ startup_done(int ok)
 		event_base_loopbreak(srv.base);
 		return;
 	}
-	notify_init(srv.base);
+	notify_init(srv.base, status_text);
 	notify_ready();
 	daemonize_finish();
 	log_setstartup(0);
@@ -606,6 +639,7 @@ brokerd_main(int argc, char *argv[])
 	if (!foreground)
 		daemonize_start();
 	srv.start_ms = mono_ms();
+	stats_init(&report_sections);
 	TAILQ_INIT(&srv.listeners);
 	TAILQ_INIT(&srv.conns);
 	if ((srv.base = event_base_new()) == NULL)

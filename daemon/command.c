@@ -384,7 +384,7 @@ child_timer(evutil_socket_t fd, short what, void *arg)
 			    (int)c->pid);
 		}
 		c->killing = 1;
-		stats.children_killed++;
+		stats_inc(STAT_children_killed);
 		signal_group(c, SIGTERM);
 		evtimer_add(c->timer, &tv);
 	} else {
@@ -526,13 +526,13 @@ child_spawn(const struct command_spec *spec, const char *ctx, int timeout_s,
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&at);
 	if (r != 0) {
-		stats.children_failed++;
+		stats_inc(STAT_children_failed);
 		e = r;
 		snprintf(err, errlen, "%s: cannot execute %s: %s", spec->name,
 		    prog, strerror(e));
 		goto fail_fds;
 	}
-	stats.children_spawned++;
+	stats_inc(STAT_children_spawned);
 	nrunning++;
 
 	c = xcalloc(1, sizeof(*c));

@@ -89,6 +89,8 @@ config_service_name(enum service s)
 		return "broker";
 	case SERVICE_CONTROL:
 		return "control";
+	case SERVICE_N:
+		break;
 	}
 	return "?";
 }

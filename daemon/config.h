@@ -5,7 +5,7 @@
 #include <sys/types.h>
 #include <stddef.h>
 
-enum service { SERVICE_ECHO, SERVICE_BROKER, SERVICE_CONTROL };
+enum service { SERVICE_ECHO, SERVICE_BROKER, SERVICE_CONTROL, SERVICE_N };
 
 struct listen_spec {
 	enum service	 service;

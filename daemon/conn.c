@@ -199,7 +199,7 @@ conn_new(enum service service, evutil_socket_t fd, const char *peer,
 	TAILQ_INSERT_TAIL(&srv.conns, c, entry);
 	srv.nconns++;
 	srv.nconns_svc[service]++;
-	stats.connections_accepted++;
+	stats_inc(STAT_connections_accepted);
 	log_ctx(LOG_DEBUG, c->ctx, "connection accepted");
 	switch (service) {
 	case SERVICE_ECHO:
@@ -208,6 +208,8 @@ conn_new(enum service service, evutil_socket_t fd, const char *peer,
 	case SERVICE_BROKER:
 	case SERVICE_CONTROL:
 		session_start(c);
+		break;
+	case SERVICE_N:
 		break;
 	}
 }
@@ -223,19 +225,19 @@ conn_accept(enum service service, evutil_socket_t fd,
 
 	addr_format(sa, (socklen_t)socklen, peer, sizeof(peer));
 	if (srv.draining) {
-		stats.connections_refused_draining++;
+		stats_inc(STAT_connections_refused_draining);
 		refuse(fd, peer, REFUSE_DRAINING);
 		return;
 	}
 	if (srv.nconns - srv.nconns_svc[SERVICE_CONTROL] >=
 	    (unsigned)lim->max_clients) {
-		stats.connections_refused_max_clients++;
+		stats_inc(STAT_connections_refused_max_clients);
 		refuse(fd, peer, REFUSE_MAX_CLIENTS);
 		return;
 	}
 	src = src_get(sa);
 	if (src != NULL && src->count >= (unsigned)lim->max_clients_per_source) {
-		stats.connections_refused_per_source++;
+		stats_inc(STAT_connections_refused_per_source);
 		refuse(fd, peer, REFUSE_PER_SOURCE);
 		return;
 	}
@@ -312,11 +314,37 @@ conn_close(struct conn *c)
 	TAILQ_REMOVE(&srv.conns, c, entry);
 	srv.nconns--;
 	srv.nconns_svc[c->service]--;
-	stats.bytes_in += c->bytes_in;
-	stats.bytes_out += c->bytes_out;
+	stats_add(STAT_bytes_in, c->bytes_in);
+	stats_add(STAT_bytes_out, c->bytes_out);
 	/* A paused listener may be waiting for exactly this fd. */
 	listen_resume();
 	watch_defer_free(c, conn_free);
+}
+
+unsigned
+conn_count(void)
+{
+	return srv.nconns;
+}
+
+unsigned
+conn_count_service(enum service service)
+{
+	return srv.nconns_svc[service];
+}
+
+void
+conn_report(struct stats_out *out)
+{
+	char	key[64];
+	int	i;
+
+	stats_kv(out, "connections", "%u", srv.nconns);
+	for (i = 0; i < SERVICE_N; i++) {
+		snprintf(key, sizeof(key), "connections.%s",
+		    config_service_name((enum service)i));
+		stats_kv(out, key, "%u", srv.nconns_svc[i]);
+	}
 }
 
 void

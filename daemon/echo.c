@@ -44,7 +44,7 @@ echo_close_idle(struct conn *c)
 {
 	log_ctx(LOG_INFO, c->ctx, "idle for %d s, closing",
 	    ((struct echo *)c->svc)->idle_s);
-	stats.connections_idle_closed++;
+	stats_inc(STAT_connections_idle_closed);
 	conn_close(c);
 }
 

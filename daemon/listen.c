@@ -85,7 +85,7 @@ listener_error(struct evconnlistener *lev, void *arg)
 	 * a level-triggered epoll an EMFILE would then spin the loop.  Pause
 	 * and retry after a short backoff or when a connection closes.
 	 */
-	stats.accept_errors++;
+	stats_inc(STAT_accept_errors);
 	l->paused = 1;
 	evconnlistener_disable(l->lev);
 	evtimer_add(l->backoff, &tv);

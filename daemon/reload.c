@@ -296,11 +296,11 @@ reload_done(struct pool_job *pj)
 		config_unref(old);
 		apply_settings(srv.cfg);
 		srv.generation++;
-		stats.reloads_ok++;
+		stats_inc(STAT_reloads_ok);
 		log_notice("reloaded configuration (generation %lu)",
 		    srv.generation);
 	} else {
-		stats.reloads_failed++;
+		stats_inc(STAT_reloads_failed);
 		log_err("reload failed; still serving generation %lu",
 		    srv.generation);
 	}
@@ -329,7 +329,7 @@ submit(struct reload_job *rj)
 		log_err("reload of %s: the worker queue is full", rj->file);
 		running = 0;
 		if (!rj->initial) {
-			stats.reloads_failed++;
+			stats_inc(STAT_reloads_failed);
 			notify_ready();
 			refuse_waiters();
 		}

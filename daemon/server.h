@@ -45,7 +45,7 @@ struct server {
 	struct listener_list	 listeners;
 	struct conn_list	 conns;
 	unsigned		 nconns;
-	unsigned		 nconns_svc[3];
+	unsigned		 nconns_svc[SERVICE_N];
 };
 
 extern struct server srv;
@@ -60,10 +60,16 @@ void		 conn_drain_all(void);
 int		 conn_busy_count(void);
 const char	*conn_ctx(void *conn);
 void		 conn_close_all(void);
+unsigned	 conn_count(void);
+unsigned	 conn_count_service(enum service);
+/* connections, connections.<service> for STATS. */
+void		 conn_report(struct stats_out *);
 
 /* Services. */
 void		 echo_start(struct conn *);
 void		 session_start(struct conn *);
+/* requests.<verb> for STATS. */
+void		 session_report(struct stats_out *);
 /* 0: stream command data by copying instead of splice(2) (tests). */
 extern int	 session_splice;
 

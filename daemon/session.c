@@ -88,8 +88,41 @@ struct session {
 	int			 closing;
 };
 
+/* Requests per verb, for STATS; the last one counts every other word. */
+static const char *const verbs[] = {
+	"ping", "version", "df", "upper", "run", "stats", "sleep", "reload",
+	"loglevel", "other"
+};
+#define NVERBS (sizeof(verbs) / sizeof(verbs[0]))
+
+static unsigned long long verb_count[NVERBS];
+
 static void	session_process(struct session *);
 static void	stage_close(struct session *);
+
+static void
+count_request(const char *verb)
+{
+	size_t i;
+
+	stats_inc(STAT_requests);
+	for (i = 0; i < NVERBS - 1; i++)
+		if (strcasecmp(verb, verbs[i]) == 0)
+			break;
+	verb_count[i]++;
+}
+
+void
+session_report(struct stats_out *out)
+{
+	char	key[64];
+	size_t	i;
+
+	for (i = 0; i < NVERBS; i++) {
+		snprintf(key, sizeof(key), "requests.%s", verbs[i]);
+		stats_kv(out, key, "%llu", verb_count[i]);
+	}
+}
 
 static const char *
 session_ctx(void *arg)
@@ -497,13 +530,13 @@ session_request(struct session *s, char *line, size_t len)
 	long				 ms;
 
 	if (memchr(line, '\0', len) != NULL) {
-		stats_count_request("other");
+		count_request("other");
 		session_final(s, 400, "NUL byte in request line");
 		return;
 	}
 	if ((n = split(line, w, 3)) == 0)
 		return;		/* blank lines are ignored */
-	stats_count_request(w[0]);
+	count_request(w[0]);
 	if (log_enabled(LOG_DEBUG)) {
 		str_escape(esc, sizeof(esc), w[0], strlen(w[0]), 32);
 		log_ctx(LOG_DEBUG, s->conn->ctx, "request %s", esc);
@@ -819,7 +852,7 @@ session_splice_in(struct session *s)
 		if (n > 0) {
 			proto_skip(&s->parser, (size_t)n);
 			s->conn->bytes_in += (unsigned long long)n;
-			stats.bytes_spliced += (unsigned long long)n;
+			stats_add(STAT_bytes_spliced, (unsigned long long)n);
 			s->staged += (size_t)n;
 			continue;
 		}
@@ -1063,7 +1096,7 @@ session_event(struct bufferevent *bev, short what, void *arg)
 		else
 			log_ctx(LOG_INFO, s->conn->ctx, "idle for %d s, "
 			    "closing", s->idle_s);
-		stats.connections_idle_closed++;
+		stats_inc(STAT_connections_idle_closed);
 	} else if (what & BEV_EVENT_ERROR)
 		log_ctx(LOG_DEBUG, s->conn->ctx, "%s: %s",
 		    what & BEV_EVENT_READING ? "read" : "write",

@@ -1,6 +1,15 @@
-/* Counters, declared once: the struct, the STATS reply and the dump. */
+/*
+ * Statistics: the counters, declared once (the enum, the STATS reply and
+ * the SIGUSR1 dump all come from STATS_COUNTERS), and the report both of
+ * those print.  The parts of the report that other owners hold (the
+ * daemon's configuration and listeners, the connections, requests per
+ * verb) are handed in by the daemon as sections, read when a report is
+ * made.
+ */
 #ifndef BROKERD_STATS_H
 #define BROKERD_STATS_H
+
+#include "common/log.h"
 
 #define STATS_COUNTERS(X)						\
 	X(connections_accepted)						\
@@ -20,19 +29,39 @@
 	X(reloads_ok)							\
 	X(reloads_failed)
 
-struct stats {
-#define X(name) unsigned long long name;
+enum stat_counter {
+#define X(name) STAT_##name,
 	STATS_COUNTERS(X)
 #undef X
+	STAT_N
 };
 
-extern struct stats stats;
-
-/* Requests per verb and errors per code. */
-void	stats_count_request(const char *verb);
+void	stats_add(enum stat_counter, unsigned long long n);
+#define stats_inc(stat)	stats_add((stat), 1)
+/* ERR replies per code (errors.400, ...). */
 void	stats_count_error(int code);
+
+/* Where a report goes, one key and value at a time. */
+typedef void (*stats_emit_fn)(const char *key, const char *value,
+	    void *arg);
+struct stats_out {
+	stats_emit_fn	 emit;
+	void		*arg;
+};
+void	stats_kv(struct stats_out *, const char *key, const char *fmt, ...)
+	    LOG_PRINTF(3, 4);
+
+/* A part of the report that another owner holds. */
+typedef void (*stats_section_fn)(struct stats_out *);
+
+struct stats_sections {
+	stats_section_fn	 daemon;	/* version, config, listeners */
+	stats_section_fn	 connections;
+	stats_section_fn	 requests;	/* requests.<verb> */
+};
+
+void	stats_init(const struct stats_sections *);
 /* Every statistic as key/value pairs: the STATS reply and the dump. */
-void	stats_report(void (*emit)(const char *key, const char *value,
-	    void *arg), void *arg);
+void	stats_report(stats_emit_fn, void *arg);
 
 #endif

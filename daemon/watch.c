@@ -28,6 +28,16 @@ static const char *bucket_names[WATCH_NBUCKETS] = {
 	"<0.1ms", "<1ms", "<10ms", "<100ms", "<1s", ">=1s"
 };
 
+int
+watch_shown_len(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len > 3 && strcmp(name + len - 3, "_cb") == 0)
+		len -= 3;
+	return (int)len;
+}
+
 void
 watch_set_threshold_ms(int ms)
 {
@@ -84,9 +94,7 @@ watch_stop(long long t0, const char *name, watch_ctx_fn ctx, void *arg)
 			st.slow++;
 			log_ctx(LOG_WARNING, NULL,
 			    "slow callback %.*s%s%s%s took %.3f s",
-			    (int)(strlen(name) > 3 && strcmp(name +
-			    strlen(name) - 3, "_cb") == 0 ? strlen(name) - 3 :
-			    strlen(name)), name, c != NULL ? " (" : "",
+			    watch_shown_len(name), name, c != NULL ? " (" : "",
 			    c != NULL ? c : "", c != NULL ? ")" : "",
 			    (double)d / 1e9);
 		}

@@ -35,6 +35,8 @@ void	watch_get_stats(struct watch_stats *);
 /* The wrapper name registered for a callback, for the debug report. */
 void	watch_register(void (*fn)(void), const char *name);
 const char *watch_name(void (*fn)(void));
+/* How much of a wrapper's name is shown: all but its "_cb" suffix. */
+int	watch_shown_len(const char *name);
 const char *watch_bucket_name(int i);
 /* Frees whatever is deferred; called at shutdown. */
 void	watch_flush(void);
