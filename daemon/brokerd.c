@@ -25,7 +25,7 @@
 
 #include "common/log.h"
 #include "daemon/brokerd.h"
-#include "daemon/command.h"
+#include "daemon/child.h"
 #include "daemon/control.h"
 #include "daemon/dfnative.h"
 #include "daemon/notify.h"

@@ -23,8 +23,6 @@
 #include "common/log.h"
 #include "common/util.h"
 
-/* The PATH children get; argv[0] is resolved against it at load time. */
-#define CHILD_PATH	"/usr/sbin:/usr/bin:/sbin:/bin"
 /* An error line, before escaping. */
 #define CONFIG_ERROR_MAX	512
 

@@ -14,6 +14,9 @@ struct listen_spec {
 	int		 line;
 };
 
+/* The PATH commands run with; argv[0] is resolved against it at load. */
+#define CHILD_PATH	"/usr/sbin:/usr/bin:/sbin:/bin"
+
 enum cmd_output { OUTPUT_RAW, OUTPUT_DF };
 
 struct command_spec {

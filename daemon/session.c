@@ -25,7 +25,7 @@
 #include "common/log.h"
 #include "common/proto.h"
 #include "daemon/bufio.h"
-#include "daemon/command.h"
+#include "daemon/child.h"
 #include "daemon/dfnative.h"
 #include "daemon/dfparse.h"
 #include "daemon/reload.h"
@@ -355,7 +355,7 @@ child_out(struct child *ch, int fd, void *arg)
 		return df_out(s, fd);
 	/* The client is slower than the child: let the pipe fill up. */
 	if (evbuffer_get_length(out) >= CONN_MAX) {
-		child_pause_stdout(ch, 1);
+		(void)child_pause_stdout(ch, 1);	/* a delete: cannot fail */
 		return 1;
 	}
 	n = bufio_read(s->rbuf, fd, CONN_MAX - evbuffer_get_length(out));
@@ -377,7 +377,7 @@ child_out(struct child *ch, int fd, void *arg)
 	} else
 		session_data(s, s->rbuf);
 	if (evbuffer_get_length(out) >= CONN_MAX)
-		child_pause_stdout(ch, 1);
+		(void)child_pause_stdout(ch, 1);	/* a delete: cannot fail */
 	return 1;
 }
 
@@ -462,6 +462,12 @@ splice_wanted(void)
 static void
 start_command(struct session *s, const struct command_spec *cmd)
 {
+	struct child_opts o = {
+		.name = cmd->name, .path = cmd->path, .argv = cmd->argv,
+		.input = cmd->input, .ctx = s->conn->ctx,
+		.timeout_s = cmd->timeout_s > 0 ? cmd->timeout_s :
+		    srv.cfg->limits.command_timeout_s
+	};
 	char err[512];
 
 	if (children_running() >= (unsigned)srv.cfg->limits.max_children) {
@@ -469,9 +475,7 @@ start_command(struct session *s, const struct command_spec *cmd)
 		    children_running());
 		return;
 	}
-	s->child = child_spawn(cmd, s->conn->ctx,
-	    srv.cfg->limits.command_timeout_s, &session_child_cbs, s, err,
-	    sizeof(err));
+	s->child = child_spawn(&o, &session_child_cbs, s, err, sizeof(err));
 	if (s->child == NULL) {
 		/* Out of fds or processes is ours (500), not the command's. */
 		session_final(s, errno == EMFILE || errno == ENFILE ||
@@ -749,33 +753,43 @@ stage_flush(struct session *s, int ifd)
 	return 0;
 }
 
+/* Waits for room in the child's stdin; -1 once the request failed. */
+static int
+stdin_wait(struct session *s)
+{
+	if (child_stdin_wait(s->child) == 0)
+		return 0;
+	session_fail(s, 500, "internal error: cannot wait for %s's input",
+	    s->cmd->name);
+	return -1;
+}
+
 /*
  * Staged input goes to the child before anything else does: before its
  * stdin is closed at END, and before the bufferevent reads again.
  */
-static void
+static int
 stage_drain(struct session *s)
 {
 	int ifd = s->child != NULL ? child_stdin_fd(s->child) : -1;
 
 	if (ifd < 0) {
 		stage_close(s);
-		return;
+		return 0;
 	}
 	if (s->staged > 0 && stage_flush(s, ifd) != 0) {
-		if (errno == EAGAIN) {
-			child_stdin_wait(s->child);
-			return;
-		}
+		if (errno == EAGAIN)
+			return stdin_wait(s);
 		/* The child closed its stdin: drop the rest. */
 		child_stdin_broken(s->child);
 		stage_close(s);
-		return;
+		return 0;
 	}
 	if (s->stage_end) {
 		s->stage_end = 0;
 		child_close_stdin(s->child);
 	}
+	return 0;
 }
 
 /*
@@ -826,8 +840,7 @@ session_splice_in(struct session *s)
 		/* What the bufferevent read with the header goes first. */
 		if (child_stdin_flush(s->child) > 0) {
 			event_del(s->rev);
-			child_stdin_wait(s->child);
-			return SPLICE_WAIT;
+			return stdin_wait(s) == 0 ? SPLICE_WAIT : SPLICE_GONE;
 		}
 		if (child_stdin_fd(s->child) < 0)
 			return SPLICE_AGAIN;
@@ -882,8 +895,7 @@ stdin_blocked:
 	if (errno == EAGAIN) {
 		event_del(s->rev);
 		bufferevent_disable(bev, EV_READ);
-		child_stdin_wait(s->child);
-		return SPLICE_WAIT;
+		return stdin_wait(s) == 0 ? SPLICE_WAIT : SPLICE_GONE;
 	}
 	/* The child closed its stdin: drop the rest. */
 	child_stdin_broken(s->child);
@@ -918,8 +930,8 @@ session_process_input(struct session *s)
 	size_t			 n;
 
 again:
-	if (s->staged > 0 || s->stage_end)
-		stage_drain(s);
+	if ((s->staged > 0 || s->stage_end) && stage_drain(s) != 0)
+		return;
 	while (evbuffer_get_length(in) > 0 && session_can_consume(s)) {
 		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
 			break;
@@ -1066,8 +1078,11 @@ session_write(struct bufferevent *bev, void *arg)
 			conn_close(s->conn);
 		return;
 	}
-	if (s->child != NULL)
-		child_pause_stdout(s->child, 0);
+	if (s->child != NULL && child_pause_stdout(s->child, 0) != 0) {
+		session_fail(s, 500, "internal error: cannot read %s's output",
+		    s->cmd->name);
+		return;
+	}
 	session_process(s);
 }
 WATCH_BEV_DATA_CB(session_write_cb, session_write, session_ctx)

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "daemon/command.h"
+#include "daemon/child.h"
 #include "daemon/pool.h"
 #include "daemon/stats.h"
 #include "daemon/watch.h"
