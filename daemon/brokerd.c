@@ -26,20 +26,30 @@
 #include "common/log.h"
 #include "daemon/brokerd.h"
 #include "daemon/child.h"
+#include "daemon/conn.h"
 #include "daemon/control.h"
 #include "daemon/dfnative.h"
+#include "daemon/echo.h"
 #include "daemon/notify.h"
 #include "daemon/orphans.h"
 #include "daemon/pidfile.h"
 #include "daemon/pool.h"
 #include "daemon/reload.h"
 #include "daemon/server.h"
+#include "daemon/session.h"
 #include "daemon/watch.h"
 
 /* Pending jobs beyond this get ERR 429 rather than unbounded memory. */
 #define POOL_QUEUE_MAX	256
 
 struct server	srv;
+
+/* What each kind of listen entry serves. */
+static const struct service *const services[SERVICE_N] = {
+	[SERVICE_ECHO] = &echo_service,
+	[SERVICE_BROKER] = &session_broker_service,
+	[SERVICE_CONTROL] = &session_control_service
+};
 
 static char		*pidfile;		/* absolute */
 static int		 ready_fd = -1;
@@ -385,12 +395,15 @@ report_fds(struct report *r)
 }
 
 static void
+report_conn(const struct conn *c, void *arg)
+{
+	report_line(arg, "connection %s still open", c->ctx);
+}
+
+static void
 report_open(struct report *r)
 {
-	struct conn *c;
-
-	TAILQ_FOREACH(c, &srv.conns, entry)
-		report_line(r, "connection %s still open", c->ctx);
+	conn_foreach(report_conn, r);
 	children_foreach(report_child, r);
 	pool_foreach_job(report_job, r);
 }
@@ -480,8 +493,11 @@ report_daemon(struct stats_out *out)
 	}
 }
 
-static const struct stats_sections report_sections = {
-	report_daemon, conn_report, session_report
+/* The order of STATS and of the dump. */
+static const stats_section_fn report_sections[] = {
+	report_daemon, conn_report, children_report, stats_report_pool,
+	stats_report_counters, session_report, stats_report_errors,
+	stats_report_callbacks
 };
 
 /* systemd's STATUS= line. */
@@ -639,9 +655,9 @@ brokerd_main(int argc, char *argv[])
 	if (!foreground)
 		daemonize_start();
 	srv.start_ms = mono_ms();
-	stats_init(&report_sections);
+	stats_init(report_sections, sizeof(report_sections) /
+	    sizeof(report_sections[0]));
 	TAILQ_INIT(&srv.listeners);
-	TAILQ_INIT(&srv.conns);
 	if ((srv.base = event_base_new()) == NULL)
 		fatalx("cannot create the event loop");
 	log_info("brokerd %s starting, libevent %s (%s backend)",
@@ -649,8 +665,8 @@ brokerd_main(int argc, char *argv[])
 	    event_base_get_method(srv.base));
 	/* What commands leave behind becomes ours to kill and reap. */
 	(void)orphans_init();
-	listen_init(srv.base, conn_accept);
-	control_init(conn_accept_control);
+	listen_init(srv.base, conn_accept, services);
+	control_init(conn_accept_local, &session_control_service);
 	child_init(srv.base);
 	dfnative_init(srv.base);
 	if (srv.debug && (delay = getenv("BROKERD_TEST_STATVFS_DELAY")) &&

@@ -801,3 +801,28 @@ children_shutdown(void)
 	}
 	orphans_shutdown(child_known);
 }
+
+struct child_emit {
+	struct stats_out	*out;
+	int			 n;
+};
+
+static void
+emit_child(pid_t pid, const char *name, long long age_ms, void *arg)
+{
+	struct child_emit	*ce = arg;
+	char			 key[32];
+
+	snprintf(key, sizeof(key), "child.%d", ce->n++);
+	stats_kv(ce->out, key, "pid %d command %s age %.3f s", (int)pid, name,
+	    (double)age_ms / 1000.0);
+}
+
+void
+children_report(struct stats_out *out)
+{
+	struct child_emit ce = { out, 0 };
+
+	stats_kv(out, "children_running", "%u", children_running());
+	children_foreach(emit_child, &ce);
+}

@@ -14,6 +14,8 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include "daemon/stats.h"
+
 struct child;
 
 /*
@@ -92,5 +94,7 @@ void	 children_shutdown(void);
 unsigned children_running(void);
 void	 children_foreach(void (*fn)(pid_t, const char *name, long long age_ms,
 	    void *), void *arg);
+/* children_running, child.N for STATS. */
+void	 children_report(struct stats_out *);
 
 #endif

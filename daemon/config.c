@@ -78,7 +78,7 @@ config_errors_free(struct config_errors *errs)
 }
 
 const char *
-config_service_name(enum service s)
+config_service_name(enum service_id s)
 {
 	switch (s) {
 	case SERVICE_ECHO:

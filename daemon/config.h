@@ -5,10 +5,10 @@
 #include <sys/types.h>
 #include <stddef.h>
 
-enum service { SERVICE_ECHO, SERVICE_BROKER, SERVICE_CONTROL, SERVICE_N };
+enum service_id { SERVICE_ECHO, SERVICE_BROKER, SERVICE_CONTROL, SERVICE_N };
 
 struct listen_spec {
-	enum service	 service;
+	enum service_id	 service;
 	char		*address;	/* "*" means every address */
 	int		 port;
 	int		 line;
@@ -75,7 +75,7 @@ struct config	*config_ref(struct config *);
 void		 config_unref(struct config *);
 const struct command_spec *config_command(const struct config *,
 		    const char *name);
-const char	*config_service_name(enum service);
+const char	*config_service_name(enum service_id);
 void		 config_errors_free(struct config_errors *);
 
 #endif

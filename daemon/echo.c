@@ -18,6 +18,7 @@
 
 #include "common/log.h"
 #include "daemon/bufio.h"
+#include "daemon/echo.h"
 #include "daemon/server.h"
 #include "daemon/watch.h"
 
@@ -43,7 +44,7 @@ static void
 echo_close_idle(struct conn *c)
 {
 	log_ctx(LOG_INFO, c->ctx, "idle for %d s, closing",
-	    ((struct echo *)c->svc)->idle_s);
+	    ((struct echo *)c->state)->idle_s);
 	stats_inc(STAT_connections_idle_closed);
 	conn_close(c);
 }
@@ -60,7 +61,7 @@ echo_sent(struct conn *c, size_t n)
 static int
 echo_settle(struct conn *c)
 {
-	struct echo	*e = c->svc;
+	struct echo	*e = c->state;
 	size_t		 left = evbuffer_get_length(e->buf);
 
 	if (left == 0) {
@@ -94,7 +95,7 @@ echo_settle(struct conn *c)
 static int
 echo_flush(struct conn *c)
 {
-	struct echo	*e = c->svc;
+	struct echo	*e = c->state;
 	int		 n;
 
 	if (evbuffer_get_length(e->buf) > 0) {
@@ -114,7 +115,7 @@ static void
 echo_on_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn	*c = arg;
-	struct echo	*e = c->svc;
+	struct echo	*e = c->state;
 	ssize_t		 n, w;
 
 	if (what & EV_TIMEOUT) {
@@ -189,7 +190,7 @@ WATCH_EVENT_CB(echo_write_cb, echo_on_write, conn_ctx)
 static void
 echo_drain(struct conn *c)
 {
-	struct echo *e = c->svc;
+	struct echo *e = c->state;
 
 	if (e->eof)
 		return;
@@ -201,27 +202,31 @@ echo_drain(struct conn *c)
 static int
 echo_busy(struct conn *c)
 {
-	return evbuffer_get_length(((struct echo *)c->svc)->buf) > 0;
+	return evbuffer_get_length(((struct echo *)c->state)->buf) > 0;
 }
 
 static void
 echo_free(struct conn *c)
 {
-	struct echo *e = c->svc;
+	struct echo *e = c->state;
 
-	event_free(e->rev);
-	event_free(e->wev);
-	evbuffer_free(e->buf);
+	if (e->rev != NULL)
+		event_free(e->rev);
+	if (e->wev != NULL)
+		event_free(e->wev);
+	if (e->buf != NULL)
+		evbuffer_free(e->buf);
 	free(e);
-	c->svc = NULL;
+	c->state = NULL;
 }
 
-void
+static int
 echo_start(struct conn *c)
 {
 	struct echo	*e = xcalloc(1, sizeof(*e));
 	struct timeval	 tv = { srv.cfg->limits.idle_timeout_s, 0 };
 
+	c->state = e;
 	/*
 	 * A common timeout: re-arming it on every read is a queue append,
 	 * not a heap operation.  libevent reuses one per duration.
@@ -236,11 +241,14 @@ echo_start(struct conn *c)
 	    c);
 	e->wev = event_new(srv.base, c->fd, EV_WRITE | EV_PERSIST,
 	    echo_write_cb, c);
-	if (e->buf == NULL || e->rev == NULL || e->wev == NULL)
-		fatalx("out of memory for an echo connection");
-	c->svc = e;
-	c->svc_free = echo_free;
-	c->svc_drain = echo_drain;
-	c->svc_busy = echo_busy;
-	event_add(e->rev, e->idle);
+	if (e->buf == NULL || e->rev == NULL || e->wev == NULL ||
+	    event_add(e->rev, e->idle) != 0) {
+		echo_free(c);
+		return -1;
+	}
+	return 0;
 }
+
+const struct service echo_service = {
+	SERVICE_ECHO, echo_start, echo_drain, echo_busy, echo_free
+};

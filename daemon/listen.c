@@ -28,16 +28,19 @@
 
 static struct event_base	*lbase;
 static listen_accept_fn		 accept_fn;
+static const struct service *const *services;
 static LIST_HEAD(, listener)	 all_listeners =
     LIST_HEAD_INITIALIZER(all_listeners);
 static long long		 last_emfile_log_ms = -EMFILE_LOG_S * 1000LL;
 static unsigned long long	 emfile_suppressed;
 
 void
-listen_init(struct event_base *base, listen_accept_fn fn)
+listen_init(struct event_base *base, listen_accept_fn fn,
+    const struct service *const *svcs)
 {
 	lbase = base;
 	accept_fn = fn;
+	services = svcs;
 }
 
 static const char *
@@ -53,7 +56,7 @@ listener_accept(struct evconnlistener *lev, evutil_socket_t fd,
 	struct listener *l = arg;
 
 	(void)lev;
-	l->accept(l->service, fd, sa, len);
+	l->accept(l->svc, fd, sa, len);
 }
 WATCH_LISTENER_CB(listener_accept_cb, listener_accept, listener_ctx)
 
@@ -124,12 +127,13 @@ listener_attach(struct listener *l, evutil_socket_t fd, unsigned flags)
 }
 
 struct listener *
-listen_wrap(evutil_socket_t fd, enum service service, const char *name,
-    listen_accept_fn fn)
+listen_wrap(evutil_socket_t fd, enum service_id service,
+    const struct service *svc, const char *name, listen_accept_fn fn)
 {
 	struct listener *l = xcalloc(1, sizeof(*l));
 
 	l->service = service;
+	l->svc = svc;
 	l->address = xstrdup(name);
 	l->accept = fn;
 	str_escape(l->name, sizeof(l->name), name, strlen(name), 200);
@@ -349,6 +353,7 @@ listen_bind(const struct listen_spec *spec, const struct listen_addrs *addrs,
 			goto fail;
 		l = xcalloc(1, sizeof(*l));
 		l->service = spec->service;
+		l->svc = services[spec->service];
 		l->address = xstrdup(spec->address);
 		l->port = spec->port;
 		l->adopted = adopted;
@@ -395,6 +400,68 @@ listen_enable(struct listener_list *list)
 			log_warnx("cannot enable listener %s", l->name);
 		log_info("listening on %s (%s)", l->name,
 		    config_service_name(l->service));
+	}
+}
+
+static int
+same_spec(const struct listener *l, const struct listen_spec *s)
+{
+	return l->service == s->service && l->port == s->port &&
+	    strcmp(l->address, s->address) == 0;
+}
+
+int
+listen_reconcile_bind(struct listener_list *cur, const struct config *cfg,
+    const struct listen_addrs *addrs, struct listener_list *fresh,
+    char *err, size_t errlen)
+{
+	struct listener	*l;
+	char		 why[256];
+	size_t		 i;
+	int		 found;
+
+	TAILQ_FOREACH(l, cur, entry)
+		l->keep = 0;
+	for (i = 0; i < cfg->nlisten; i++) {
+		found = 0;
+		TAILQ_FOREACH(l, cur, entry)
+			if (same_spec(l, &cfg->listen[i])) {
+				l->keep = 1;
+				found = 1;
+			}
+		if (found)
+			continue;
+		if (listen_bind(&cfg->listen[i], &addrs[i], fresh, why,
+		    sizeof(why)) != 0) {
+			snprintf(err, errlen, "%s:%d: %s", cfg->file,
+			    cfg->listen[i].line, why);
+			listen_free_all(fresh);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void
+listen_reconcile_commit(struct listener_list *cur,
+    struct listener_list *fresh, int enable)
+{
+	struct listener *l, *tmp;
+
+	for (l = TAILQ_FIRST(cur); l != NULL; l = tmp) {
+		tmp = TAILQ_NEXT(l, entry);
+		if (!l->keep) {
+			log_info("closing listener %s (%s)", l->name,
+			    config_service_name(l->service));
+			TAILQ_REMOVE(cur, l, entry);
+			listen_free(l);
+		}
+	}
+	if (enable)
+		listen_enable(fresh);
+	while ((l = TAILQ_FIRST(fresh)) != NULL) {
+		TAILQ_REMOVE(fresh, l, entry);
+		TAILQ_INSERT_TAIL(cur, l, entry);
 	}
 }
 

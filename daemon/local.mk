@@ -8,10 +8,11 @@ daemon_libbrokerd_a_SOURCES = \
 	daemon/child.c daemon/child.h \
 	daemon/dfparse.c daemon/dfparse.h \
 	daemon/config.c daemon/config.h \
-	daemon/conn.c \
+	daemon/admit.c daemon/admit.h \
+	daemon/conn.c daemon/conn.h \
 	daemon/control.c daemon/control.h \
 	daemon/dfnative.c daemon/dfnative.h \
-	daemon/echo.c \
+	daemon/echo.c daemon/echo.h \
 	daemon/listen.c daemon/listen.h \
 	daemon/notify.c daemon/notify.h \
 	daemon/orphans.c daemon/orphans.h \
@@ -20,7 +21,7 @@ daemon_libbrokerd_a_SOURCES = \
 	daemon/reload.c daemon/reload.h \
 	daemon/safepath.c daemon/safepath.h \
 	daemon/server.h \
-	daemon/session.c \
+	daemon/session.c daemon/session.h \
 	daemon/stats.c daemon/stats.h \
 	daemon/watch.c daemon/watch.h
 

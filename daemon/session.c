@@ -30,6 +30,7 @@
 #include "daemon/dfparse.h"
 #include "daemon/reload.h"
 #include "daemon/server.h"
+#include "daemon/session.h"
 #include "daemon/watch.h"
 
 /*
@@ -53,6 +54,7 @@
 #define LIBEVENT_READ	4096		/* a full read of libevent's: more? */
 #define SPLICE_PIPE_SIZE (256 * 1024)	/* staging and stdin pipes, spliced */
 #define STAGE_BATCH	(256 * 1024)	/* staged at most, then passed on */
+#define MAX_SINGLE_IO	(256 * 1024)
 
 enum input { INPUT_NONE, INPUT_FORWARD, INPUT_DISCARD };
 
@@ -63,6 +65,8 @@ int	session_splice = -1;		/* -1: decide per request */
 
 struct session {
 	struct conn		*conn;
+	struct bufferevent	*bev;
+	int			 control;	/* on the control socket */
 	struct proto_parser	 parser;
 	struct event		*req_timer;
 	struct config		*cfg;	/* held while a command runs */
@@ -133,7 +137,7 @@ session_ctx(void *arg)
 static void LOG_PRINTF(3, 4)
 session_final(struct session *s, int code, const char *fmt, ...)
 {
-	struct evbuffer	*out = bufferevent_get_output(s->conn->bev);
+	struct evbuffer	*out = bufferevent_get_output(s->bev);
 	char		 text[512];
 	va_list		 ap;
 
@@ -181,7 +185,7 @@ session_data_to(struct session *s, struct evbuffer *buf, struct evbuffer *out)
 static void
 session_data(struct session *s, struct evbuffer *buf)
 {
-	session_data_to(s, buf, bufferevent_get_output(s->conn->bev));
+	session_data_to(s, buf, bufferevent_get_output(s->bev));
 }
 
 /* A framing error: answer, then close once the answer is out. */
@@ -204,9 +208,9 @@ session_fail(struct session *s, int code, const char *fmt, ...)
 	session_final(s, code, "%s", text);
 	s->closing = 1;
 	s->input = INPUT_NONE;
-	bufferevent_disable(s->conn->bev, EV_READ);
-	bufferevent_setwatermark(s->conn->bev, EV_WRITE, 0, 0);
-	if (evbuffer_get_length(bufferevent_get_output(s->conn->bev)) == 0)
+	bufferevent_disable(s->bev, EV_READ);
+	bufferevent_setwatermark(s->bev, EV_WRITE, 0, 0);
+	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
 		conn_close(s->conn);
 }
 
@@ -348,7 +352,7 @@ static int
 child_out(struct child *ch, int fd, void *arg)
 {
 	struct session	*s = arg;
-	struct evbuffer	*out = bufferevent_get_output(s->conn->bev);
+	struct evbuffer	*out = bufferevent_get_output(s->bev);
 	ssize_t		 n;
 
 	if (s->cmd->output == OUTPUT_DF)
@@ -567,11 +571,11 @@ session_request(struct session *s, char *line, size_t len)
 		else
 			s->running = 1;
 	} else if (strcasecmp(w[0], "RELOAD") == 0 && n == 1 &&
-	    s->conn->service == SERVICE_CONTROL) {
+	    s->control) {
 		s->running = 1;
 		reload_request(&s->reload);
 	} else if (strcasecmp(w[0], "LOGLEVEL") == 0 && n == 2 &&
-	    s->conn->service == SERVICE_CONTROL) {
+	    s->control) {
 		int level = log_levelbyname(w[1]);
 
 		if (level < 0 || level > LOG_DEBUG)
@@ -614,7 +618,7 @@ session_request(struct session *s, char *line, size_t len)
 	    strcasecmp(w[0], "VERSION") == 0 ||
 	    strcasecmp(w[0], "STATS") == 0 || strcasecmp(w[0], "DF") == 0 ||
 	    strcasecmp(w[0], "UPPER") == 0 || strcasecmp(w[0], "RUN") == 0 ||
-	    (s->conn->service == SERVICE_CONTROL &&
+	    (s->control &&
 	    (strcasecmp(w[0], "RELOAD") == 0 ||
 	    strcasecmp(w[0], "LOGLEVEL") == 0)))
 		session_final(s, 400, "wrong number of arguments for %s",
@@ -648,7 +652,7 @@ session_input_line(struct session *s, const char *line)
 static int
 session_can_consume(struct session *s)
 {
-	struct evbuffer *out = bufferevent_get_output(s->conn->bev), *cin;
+	struct evbuffer *out = bufferevent_get_output(s->bev), *cin;
 
 	if (s->closing)
 		return 0;
@@ -671,7 +675,7 @@ session_can_consume(struct session *s)
 static int
 read_line_exact(struct session *s)
 {
-	struct evbuffer	*in = bufferevent_get_input(s->conn->bev);
+	struct evbuffer	*in = bufferevent_get_input(s->bev);
 	char		 buf[PROTO_DATA_HDR_MAX], *nl;
 	ssize_t		 n;
 	size_t		 len;
@@ -806,7 +810,7 @@ stage_drain(struct session *s)
 static int
 session_splice_in(struct session *s)
 {
-	struct bufferevent	*bev = s->conn->bev;
+	struct bufferevent	*bev = s->bev;
 	size_t			 left;
 	ssize_t			 n;
 	int			 sfd = s->conn->fd, ifd, r;
@@ -914,7 +918,7 @@ req_timer_update(struct session *s)
 	struct timeval tv = { srv.cfg->limits.request_timeout_s, 0 };
 
 	if (s->closing || s->parser.linelen == 0 ||
-	    evbuffer_get_length(bufferevent_get_input(s->conn->bev)) > 0)
+	    evbuffer_get_length(bufferevent_get_input(s->bev)) > 0)
 		evtimer_del(s->req_timer);
 	else if (!evtimer_pending(s->req_timer, NULL))
 		evtimer_add(s->req_timer, &tv);
@@ -923,7 +927,7 @@ req_timer_update(struct session *s)
 static void
 session_process_input(struct session *s)
 {
-	struct bufferevent	*bev = s->conn->bev;
+	struct bufferevent	*bev = s->bev;
 	struct evbuffer		*in = bufferevent_get_input(bev), *cin;
 	struct evbuffer_iovec	 v;
 	struct proto_event	 ev;
@@ -1018,7 +1022,7 @@ session_process(struct session *s)
 	/* What is left unparsed, so session_read counts only new bytes. */
 	if (!s->conn->closed)
 		s->inlen = evbuffer_get_length(bufferevent_get_input(
-		    s->conn->bev));
+		    s->bev));
 }
 
 /*
@@ -1030,7 +1034,7 @@ static size_t
 read_room(struct session *s)
 {
 	size_t		 in = evbuffer_get_length(bufferevent_get_input(
-			    s->conn->bev)), held;
+			    s->bev)), held;
 	struct evbuffer	*cin;
 
 	if (s->input == INPUT_DISCARD)
@@ -1040,7 +1044,7 @@ read_room(struct session *s)
 		held = in + evbuffer_get_length(cin);
 		return held < CHILD_STDIN_HIGH ? CHILD_STDIN_HIGH - held : 0;
 	}
-	held = in + evbuffer_get_length(bufferevent_get_output(s->conn->bev));
+	held = in + evbuffer_get_length(bufferevent_get_output(s->bev));
 	if (in >= IN_MAX || held >= CONN_MAX)
 		return 0;
 	return IN_MAX - in < CONN_MAX - held ? IN_MAX - in : CONN_MAX - held;
@@ -1143,64 +1147,102 @@ WATCH_EVENT_CB(session_req_timeout_cb, session_req_timeout, session_ctx)
 static void
 session_free(struct conn *c)
 {
-	struct session *s = c->svc;
+	struct session *s = c->state;
 
 	if (s->child != NULL)
 		child_abandon(s->child);
 	if (s->dfn != NULL)
 		dfnative_cancel(s->dfn);
 	reload_cancel(&s->reload);
-	event_free(s->req_timer);
-	event_free(s->rev);
+	if (s->req_timer != NULL)
+		event_free(s->req_timer);
+	if (s->rev != NULL)
+		event_free(s->rev);
 	stage_close(s);
-	evbuffer_free(s->rbuf);
-	evbuffer_free(s->fbuf);
+	if (s->rbuf != NULL)
+		evbuffer_free(s->rbuf);
+	if (s->fbuf != NULL)
+		evbuffer_free(s->fbuf);
 	proto_free(&s->parser);
 	if (s->dfout != NULL)
 		evbuffer_free(s->dfout);
+	if (s->bev != NULL)
+		bufferevent_free(s->bev);
 	config_unref(s->cfg);
 	/* Callbacks of ours may still be on the stack: free after them. */
 	watch_defer_free(s, free);
-	c->svc = NULL;
+	c->state = NULL;
 }
 
 static int
 session_busy(struct conn *c)
 {
-	struct session *s = c->svc;
+	struct session *s = c->state;
 
 	/*
 	 * A refused request whose END never comes does not hold a drain; a
 	 * reply still in the output buffer does, or its end would be lost.
 	 */
 	return s->running || s->input == INPUT_FORWARD ||
-	    evbuffer_get_length(bufferevent_get_output(c->bev)) > 0;
+	    evbuffer_get_length(bufferevent_get_output(s->bev)) > 0;
 }
 
-void
-session_start(struct conn *c)
+static int
+session_start(struct conn *c, int control)
 {
-	struct session *s = xcalloc(1, sizeof(*s));
+	struct session	*s = xcalloc(1, sizeof(*s));
+	struct timeval	 idle = { srv.cfg->limits.idle_timeout_s, 0 };
 
+	c->state = s;
 	s->conn = c;
+	s->control = control;
 	s->reload.fn = reload_finished;
 	s->reload.arg = s;
-	c->svc_busy = session_busy;
+	s->stage[0] = s->stage[1] = -1;
 	proto_init(&s->parser, (size_t)srv.cfg->limits.max_line,
 	    PROTO_MAX_FRAME);
+	s->idle_s = srv.cfg->limits.idle_timeout_s;
 	s->req_timer = evtimer_new(srv.base, session_req_timeout_cb, s);
 	s->rev = event_new(srv.base, c->fd, EV_READ | EV_PERSIST,
 	    session_rev_cb, s);
-	s->stage[0] = s->stage[1] = -1;
 	s->rbuf = evbuffer_new();
 	s->fbuf = evbuffer_new();
-	if (s->rev == NULL || s->rbuf == NULL || s->fbuf == NULL)
-		fatalx("out of memory");
-	s->idle_s = srv.cfg->limits.idle_timeout_s;
-	c->svc = s;
-	c->svc_free = session_free;
-	bufferevent_setcb(c->bev, session_read_cb, session_write_cb,
+	s->bev = bufferevent_socket_new(srv.base, c->fd, 0);
+	if (s->req_timer == NULL || s->rev == NULL || s->rbuf == NULL ||
+	    s->fbuf == NULL || s->bev == NULL) {
+		session_free(c);
+		return -1;
+	}
+	bufferevent_set_max_single_read(s->bev, MAX_SINGLE_IO);
+	bufferevent_set_max_single_write(s->bev, MAX_SINGLE_IO);
+	bufferevent_set_timeouts(s->bev, &idle, &idle);
+	bufferevent_setcb(s->bev, session_read_cb, session_write_cb,
 	    session_event_cb, s);
-	bufferevent_setwatermark(c->bev, EV_WRITE, OUT_LOW, 0);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	bufferevent_setwatermark(s->bev, EV_WRITE, OUT_LOW, 0);
+	if (bufferevent_enable(s->bev, EV_READ | EV_WRITE) != 0) {
+		session_free(c);
+		return -1;
+	}
+	return 0;
 }
+
+static int
+session_start_broker(struct conn *c)
+{
+	return session_start(c, 0);
+}
+
+static int
+session_start_control(struct conn *c)
+{
+	return session_start(c, 1);
+}
+
+const struct service session_broker_service = {
+	SERVICE_BROKER, session_start_broker, NULL, session_busy, session_free
+};
+
+const struct service session_control_service = {
+	SERVICE_CONTROL, session_start_control, NULL, session_busy,
+	session_free
+};

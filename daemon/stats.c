@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "daemon/child.h"
 #include "daemon/pool.h"
 #include "daemon/stats.h"
 #include "daemon/watch.h"
@@ -15,7 +14,8 @@ static const int codes[] = { 400, 404, 413, 429, 500, 502, 503, 504 };
 
 static unsigned long long	counter[STAT_N];
 static unsigned long long	code_count[NCODES];
-static struct stats_sections	sections;
+static const stats_section_fn	*sections;
+static size_t			 nsections;
 
 static const char *const counter_name[STAT_N] = {
 #define X(name) #name,
@@ -24,9 +24,10 @@ static const char *const counter_name[STAT_N] = {
 };
 
 void
-stats_init(const struct stats_sections *s)
+stats_init(const stats_section_fn *list, size_t n)
 {
-	sections = *s;
+	sections = list;
+	nsections = n;
 }
 
 void
@@ -57,33 +58,8 @@ stats_kv(struct stats_out *out, const char *key, const char *fmt, ...)
 	out->emit(key, val, out->arg);
 }
 
-struct child_emit {
-	struct stats_out	*out;
-	int			 n;
-};
-
-static void
-emit_child(pid_t pid, const char *name, long long age_ms, void *arg)
-{
-	struct child_emit	*ce = arg;
-	char			 key[32];
-
-	snprintf(key, sizeof(key), "child.%d", ce->n++);
-	stats_kv(ce->out, key, "pid %d command %s age %.3f s", (int)pid, name,
-	    (double)age_ms / 1000.0);
-}
-
-static void
-report_children(struct stats_out *out)
-{
-	struct child_emit ce = { out, 0 };
-
-	stats_kv(out, "children_running", "%u", children_running());
-	children_foreach(emit_child, &ce);
-}
-
-static void
-report_pool(struct stats_out *out)
+void
+stats_report_pool(struct stats_out *out)
 {
 	struct pool_stats ps;
 
@@ -96,8 +72,8 @@ report_pool(struct stats_out *out)
 	stats_kv(out, "pool.longest_wait_s", "%.6f", ps.longest_wait_s);
 }
 
-static void
-report_callbacks(struct stats_out *out)
+void
+stats_report_callbacks(struct stats_out *out)
 {
 	struct watch_stats	ws;
 	char			key[64];
@@ -119,22 +95,32 @@ report_callbacks(struct stats_out *out)
 }
 
 void
+stats_report_counters(struct stats_out *out)
+{
+	size_t i;
+
+	for (i = 0; i < STAT_N; i++)
+		stats_kv(out, counter_name[i], "%llu", counter[i]);
+}
+
+void
+stats_report_errors(struct stats_out *out)
+{
+	char	key[64];
+	size_t	i;
+
+	for (i = 0; i < NCODES; i++) {
+		snprintf(key, sizeof(key), "errors.%d", codes[i]);
+		stats_kv(out, key, "%llu", code_count[i]);
+	}
+}
+
+void
 stats_report(stats_emit_fn emit, void *arg)
 {
 	struct stats_out	out = { emit, arg };
-	char			key[64];
 	size_t			i;
 
-	sections.daemon(&out);
-	sections.connections(&out);
-	report_children(&out);
-	report_pool(&out);
-	for (i = 0; i < STAT_N; i++)
-		stats_kv(&out, counter_name[i], "%llu", counter[i]);
-	sections.requests(&out);
-	for (i = 0; i < NCODES; i++) {
-		snprintf(key, sizeof(key), "errors.%d", codes[i]);
-		stats_kv(&out, key, "%llu", code_count[i]);
-	}
-	report_callbacks(&out);
+	for (i = 0; i < nsections; i++)
+		sections[i](&out);
 }

@@ -1,13 +1,14 @@
 /*
  * Statistics: the counters, declared once (the enum, the STATS reply and
  * the SIGUSR1 dump all come from STATS_COUNTERS), and the report both of
- * those print.  The parts of the report that other owners hold (the
- * daemon's configuration and listeners, the connections, requests per
- * verb) are handed in by the daemon as sections, read when a report is
- * made.
+ * those print, made of sections that the daemon hands in: the owner of
+ * each part (configuration, connections, children, requests per verb)
+ * says what it shows.
  */
 #ifndef BROKERD_STATS_H
 #define BROKERD_STATS_H
+
+#include <stddef.h>
 
 #include "common/log.h"
 
@@ -51,17 +52,20 @@ struct stats_out {
 void	stats_kv(struct stats_out *, const char *key, const char *fmt, ...)
 	    LOG_PRINTF(3, 4);
 
-/* A part of the report that another owner holds. */
+/*
+ * A part of the report.  The daemon lists them in order (stats_init);
+ * each comes from the owner of what it shows.
+ */
 typedef void (*stats_section_fn)(struct stats_out *);
 
-struct stats_sections {
-	stats_section_fn	 daemon;	/* version, config, listeners */
-	stats_section_fn	 connections;
-	stats_section_fn	 requests;	/* requests.<verb> */
-};
-
-void	stats_init(const struct stats_sections *);
+void	stats_init(const stats_section_fn *sections, size_t n);
 /* Every statistic as key/value pairs: the STATS reply and the dump. */
 void	stats_report(stats_emit_fn, void *arg);
+
+/* stats.c's own: counters, errors per code, pool, callback timings. */
+void	stats_report_counters(struct stats_out *);
+void	stats_report_errors(struct stats_out *);
+void	stats_report_pool(struct stats_out *);
+void	stats_report_callbacks(struct stats_out *);
 
 #endif
