@@ -14,6 +14,7 @@
 #include "daemon/listen.h"
 #include "daemon/server.h"
 #include "daemon/watch.h"
+#include "daemon/xport.h"
 
 #define NOTSENT_LOWAT	(16 * 1024)	/* see brokerd(8), LIMITS */
 
@@ -31,23 +32,32 @@ conn_ctx(void *arg)
 
 static void
 conn_new(const struct service *svc, evutil_socket_t fd, const char *peer,
-    struct admit_slot *slot)
+    const struct sockaddr *sa, socklen_t salen, struct admit_slot *slot)
 {
 	struct conn *c;
 
 	c = xcalloc(1, sizeof(*c));
 	c->svc = svc;
-	c->fd = fd;
 	c->slot = *slot;
 	snprintf(c->ctx, sizeof(c->ctx), "%s %s", config_service_name(svc->id),
 	    peer);
+	c->idle_s = srv.cfg->limits.idle_timeout_s;
+	c->xport = xport_plain_new(srv.base, fd, sa, salen, c->idle_s, c->ctx);
+	if (c->xport == NULL) {
+		/* Out of memory for its events: this one fails, not us. */
+		log_ctx(LOG_ERR, c->ctx, "cannot set up the connection");
+		stats_inc(STAT_accept_errors);
+		close(fd);
+		admit_release(&c->slot);
+		free(c);
+		return;
+	}
 	TAILQ_INSERT_TAIL(&conns, c, entry);
 	nconns++;
 	nconns_svc[svc->id]++;
 	stats_inc(STAT_connections_accepted);
 	log_ctx(LOG_DEBUG, c->ctx, "connection accepted");
 	if (svc->start(c) != 0) {
-		/* Out of memory for its events: this one fails, not us. */
 		log_ctx(LOG_ERR, c->ctx, "cannot set up the connection");
 		stats_inc(STAT_accept_errors);
 		conn_close(c);
@@ -78,7 +88,7 @@ conn_accept(const struct service *svc, evutil_socket_t fd,
 		setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat,
 		    sizeof(lowat));
 	}
-	conn_new(svc, fd, peer, &slot);
+	conn_new(svc, fd, peer, sa, (socklen_t)socklen, &slot);
 }
 
 void
@@ -92,7 +102,7 @@ conn_accept_local(const struct service *svc, evutil_socket_t fd,
 		close(fd);
 		return;
 	}
-	conn_new(svc, fd, peer, &slot);
+	conn_new(svc, fd, peer, NULL, 0, &slot);
 }
 
 void
@@ -128,7 +138,7 @@ conn_close(struct conn *c)
 	log_ctx(LOG_DEBUG, c->ctx, "closing");
 	if (c->state != NULL)
 		c->svc->free(c);
-	close(c->fd);
+	xport_free(c->xport);
 	admit_release(&c->slot);
 	TAILQ_REMOVE(&conns, c, entry);
 	nconns--;

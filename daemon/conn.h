@@ -1,6 +1,7 @@
 /*
- * Accepted connections, whatever they serve: admission, the context
- * string of their log lines, byte counts, the drain, and closing.  A
+ * Accepted connections, whatever they serve: admission, the transport
+ * (xport.h), the context string of their log lines, byte counts, the
+ * drain, and closing.  A
  * listener carries its service (a struct service that brokerd.c hands
  * over); conn.c calls the service's hooks and names none of them.
  */
@@ -18,6 +19,7 @@
 #include "daemon/stats.h"
 
 struct conn;
+struct xport;
 
 /* A service's hooks, called on the loop thread. */
 struct service {
@@ -36,9 +38,10 @@ struct conn {
 	TAILQ_ENTRY(conn)	 entry;
 	const struct service	*svc;
 	void			*state;		/* the service's */
-	evutil_socket_t		 fd;
+	struct xport		*xport;		/* its bytes: conn.c's */
 	char			 ctx[16 + ADDR_STRLEN];	/* "echo 1.2.3.4:5" */
 	struct admit_slot	 slot;
+	int			 idle_s;	/* its transport's timeout */
 	unsigned long long	 bytes_in;
 	unsigned long long	 bytes_out;
 	int			 closed;

@@ -23,7 +23,8 @@ daemon_libbrokerd_a_SOURCES = \
 	daemon/server.h \
 	daemon/session.c daemon/session.h \
 	daemon/stats.c daemon/stats.h \
-	daemon/watch.c daemon/watch.h
+	daemon/watch.c daemon/watch.h \
+	daemon/xport.h daemon/xport_plain.c
 
 BROKERD_LIBS = daemon/libbrokerd.a common/libcommon.a \
 	$(LIBEVENT_PTHREADS_LIBS) $(LIBEVENT_LIBS) $(LIBCONFIG_LIBS) \

@@ -32,6 +32,7 @@
 #include "daemon/server.h"
 #include "daemon/session.h"
 #include "daemon/watch.h"
+#include "daemon/xport.h"
 
 /*
  * What a connection holds (brokerd(8), "Memory per connection"): CONN_MAX
@@ -66,6 +67,7 @@ int	session_splice = -1;		/* -1: decide per request */
 struct session {
 	struct conn		*conn;
 	struct bufferevent	*bev;
+	evutil_socket_t		 fd;
 	int			 control;	/* on the control socket */
 	struct proto_parser	 parser;
 	struct event		*req_timer;
@@ -376,7 +378,7 @@ child_out(struct child *ch, int fd, void *arg)
 		 * the daemon shares its CPU with the child, as splicing.)
 		 */
 		session_data_to(s, s->rbuf, s->fbuf);
-		(void)evbuffer_write(s->fbuf, s->conn->fd);
+		(void)evbuffer_write(s->fbuf, s->fd);
 		evbuffer_add_buffer(out, s->fbuf);
 	} else
 		session_data(s, s->rbuf);
@@ -682,7 +684,7 @@ read_line_exact(struct session *s)
 	int		 flags = MSG_PEEK | MSG_DONTWAIT;
 
 	for (;;) {
-		n = recv(s->conn->fd, buf, sizeof(buf), flags);
+		n = recv(s->fd, buf, sizeof(buf), flags);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN)
@@ -704,7 +706,7 @@ read_line_exact(struct session *s)
 		len = (size_t)(nl - buf) + 1;
 		/* Take exactly the line: it is there, and ours alone. */
 		flags = MSG_DONTWAIT;
-		n = recv(s->conn->fd, buf, len, flags);
+		n = recv(s->fd, buf, len, flags);
 		if (n == (ssize_t)len)
 			break;
 		if (n > 0) {	/* cannot happen; keep the bytes anyway */
@@ -813,7 +815,7 @@ session_splice_in(struct session *s)
 	struct bufferevent	*bev = s->bev;
 	size_t			 left;
 	ssize_t			 n;
-	int			 sfd = s->conn->fd, ifd, r;
+	int			 sfd = s->fd, ifd, r;
 
 	if (!s->splice || s->input != INPUT_FORWARD || s->child == NULL ||
 	    s->closing)
@@ -1199,15 +1201,17 @@ session_start(struct conn *c, int control)
 	s->reload.fn = reload_finished;
 	s->reload.arg = s;
 	s->stage[0] = s->stage[1] = -1;
+	/* For now the session drives the socket itself, next to the seam. */
+	s->fd = xport_splice_fd(c->xport);
 	proto_init(&s->parser, (size_t)srv.cfg->limits.max_line,
 	    PROTO_MAX_FRAME);
-	s->idle_s = srv.cfg->limits.idle_timeout_s;
+	s->idle_s = c->idle_s;
 	s->req_timer = evtimer_new(srv.base, session_req_timeout_cb, s);
-	s->rev = event_new(srv.base, c->fd, EV_READ | EV_PERSIST,
+	s->rev = event_new(srv.base, s->fd, EV_READ | EV_PERSIST,
 	    session_rev_cb, s);
 	s->rbuf = evbuffer_new();
 	s->fbuf = evbuffer_new();
-	s->bev = bufferevent_socket_new(srv.base, c->fd, 0);
+	s->bev = bufferevent_socket_new(srv.base, s->fd, 0);
 	if (s->req_timer == NULL || s->rev == NULL || s->rbuf == NULL ||
 	    s->fbuf == NULL || s->bev == NULL) {
 		session_free(c);
