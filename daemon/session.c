@@ -20,7 +20,6 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 
 #include "common/log.h"
 #include "common/proto.h"
@@ -52,12 +51,19 @@
 #define DF_MAX		(1024 * 1024)	/* df output we are willing to parse */
 #define SLEEP_MAX_MS	10000
 #define READ_MORE	(256 * 1024)	/* per read callback, beyond 4 KiB */
-#define LIBEVENT_READ	4096		/* a full read of libevent's: more? */
+#define FIRST_READ	4096		/* read when readable; full: more? */
 #define SPLICE_PIPE_SIZE (256 * 1024)	/* staging and stdin pipes, spliced */
 #define STAGE_BATCH	(256 * 1024)	/* staged at most, then passed on */
-#define MAX_SINGLE_IO	(256 * 1024)
+#define WRITE_MAX	(256 * 1024)	/* per write callback */
 
 enum input { INPUT_NONE, INPUT_FORWARD, INPUT_DISCARD };
+
+/*
+ * Who reads the socket: the read callback, into s->in, with the idle
+ * timeout; the splice path (the callback only says it is readable),
+ * with none; or nobody.
+ */
+enum rmode { READ_OFF, READ_BUF, READ_SPLICE };
 
 /* What session_splice_in() did. */
 enum { SPLICE_NO, SPLICE_WAIT, SPLICE_AGAIN, SPLICE_GONE };
@@ -66,8 +72,11 @@ int	session_splice = -1;		/* -1: decide per request */
 
 struct session {
 	struct conn		*conn;
-	struct bufferevent	*bev;
-	evutil_socket_t		 fd;
+	struct evbuffer		*in;	/* read, not parsed yet */
+	struct evbuffer		*out;	/* on its way to the client */
+	enum rmode		 rmode;
+	int			 writing;	/* write interest armed */
+	size_t			 wlow;	/* output this low: take more */
 	int			 control;	/* on the control socket */
 	struct proto_parser	 parser;
 	struct event		*req_timer;
@@ -79,16 +88,12 @@ struct session {
 	struct dfn_req		*dfn;		/* DF --native in flight */
 	struct reload_waiter	 reload;	/* RELOAD in flight */
 	enum input		 input;
-	size_t			 inlen;	/* input left after processing */
 	/* Splice mode (see splice_wanted()) for the running command. */
 	int			 splice;
-	struct event		*rev;	/* socket readable: input splice */
 	int			 stage[2];	/* staging pipe for input */
 	size_t			 staged;	/* bytes in it */
 	int			 stage_end;	/* END came: close stdin after */
 	struct evbuffer		*rbuf;	/* child output */
-	struct evbuffer		*fbuf;	/* framed, on its way to the socket */
-	int			 idle_s;
 	int			 running;
 	int			 eof;
 	int			 closing;
@@ -105,6 +110,8 @@ static unsigned long long verb_count[NVERBS];
 
 static void	session_process(struct session *);
 static void	stage_close(struct session *);
+static void	session_fail(struct session *, int, const char *, ...)
+		    LOG_PRINTF(3, 4);
 
 static void
 count_request(const char *verb)
@@ -136,10 +143,56 @@ session_ctx(void *arg)
 	return ((struct session *)arg)->conn->ctx;
 }
 
+/*
+ * Who reads the socket from now on.  -1 if the loop cannot watch it: the
+ * request is failed, and the caller must stop.
+ */
+static int
+read_mode(struct session *s, enum rmode m)
+{
+	static const enum xport_want want[] = {
+		[READ_OFF] = XPORT_OFF, [READ_BUF] = XPORT_ON,
+		[READ_SPLICE] = XPORT_ON_UNTIMED
+	};
+
+	s->rmode = m;
+	if (xport_want_read(s->conn->xport, want[m]) == 0 || m == READ_OFF)
+		return 0;
+	s->rmode = READ_OFF;
+	session_fail(s, 500, "internal error: cannot watch the connection");
+	return -1;
+}
+
+/* Stops the read callback of mode m, if that is the one armed. */
+static void
+read_stop(struct session *s, enum rmode m)
+{
+	if (s->rmode == m)
+		(void)read_mode(s, READ_OFF);
+}
+
+/*
+ * Output is pending: the write callback must come.  -1 if the loop
+ * cannot watch the connection: it is closed, and the caller must stop.
+ */
+static int
+session_kick(struct session *s)
+{
+	if (s->writing || evbuffer_get_length(s->out) == 0)
+		return 0;
+	if (xport_want_write(s->conn->xport, XPORT_ON) != 0) {
+		log_ctx(LOG_ERR, s->conn->ctx, "cannot watch the connection");
+		conn_close(s->conn);
+		return -1;
+	}
+	s->writing = 1;
+	return 0;
+}
+
 static void LOG_PRINTF(3, 4)
 session_final(struct session *s, int code, const char *fmt, ...)
 {
-	struct evbuffer	*out = bufferevent_get_output(s->bev);
+	struct evbuffer	*out = s->out;
 	char		 text[512];
 	va_list		 ap;
 
@@ -187,11 +240,11 @@ session_data_to(struct session *s, struct evbuffer *buf, struct evbuffer *out)
 static void
 session_data(struct session *s, struct evbuffer *buf)
 {
-	session_data_to(s, buf, bufferevent_get_output(s->bev));
+	session_data_to(s, buf, s->out);
 }
 
 /* A framing error: answer, then close once the answer is out. */
-static void LOG_PRINTF(3, 4)
+static void
 session_fail(struct session *s, int code, const char *fmt, ...)
 {
 	char	text[256];
@@ -205,15 +258,16 @@ session_fail(struct session *s, int code, const char *fmt, ...)
 		s->child = NULL;
 	}
 	stage_close(s);
-	event_del(s->rev);
 	evtimer_del(s->req_timer);
 	session_final(s, code, "%s", text);
 	s->closing = 1;
 	s->input = INPUT_NONE;
-	bufferevent_disable(s->bev, EV_READ);
-	bufferevent_setwatermark(s->bev, EV_WRITE, 0, 0);
-	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
+	read_stop(s, s->rmode);
+	s->wlow = 0;
+	if (evbuffer_get_length(s->out) == 0)
 		conn_close(s->conn);
+	else
+		(void)session_kick(s);
 }
 
 static void
@@ -354,7 +408,7 @@ static int
 child_out(struct child *ch, int fd, void *arg)
 {
 	struct session	*s = arg;
-	struct evbuffer	*out = bufferevent_get_output(s->bev);
+	struct evbuffer	*out = s->out;
 	ssize_t		 n;
 
 	if (s->cmd->output == OUTPUT_DF)
@@ -371,19 +425,19 @@ child_out(struct child *ch, int fd, void *arg)
 		return 1;
 	if (s->splice && evbuffer_get_length(out) == 0) {
 		/*
-		 * Nothing queued: write the frame now and hand only what the
-		 * socket did not take to the bufferevent, so a stream that
+		 * Nothing queued: write the frame now and leave only what the
+		 * socket did not take to the write callback, so a stream that
 		 * keeps up costs no write event per chunk.  An error is left
-		 * for the bufferevent to find.  (Measured a gain only where
+		 * for the write callback to find.  (Measured a gain only where
 		 * the daemon shares its CPU with the child, as splicing.)
 		 */
-		session_data_to(s, s->rbuf, s->fbuf);
-		(void)evbuffer_write(s->fbuf, s->fd);
-		evbuffer_add_buffer(out, s->fbuf);
+		session_data(s, s->rbuf);
+		(void)xport_write_buf(s->conn->xport, out, -1);
 	} else
 		session_data(s, s->rbuf);
 	if (evbuffer_get_length(out) >= CONN_MAX)
 		(void)child_pause_stdout(ch, 1);	/* a delete: cannot fail */
+	(void)session_kick(s);	/* closed on failure: the child is let go */
 	return 1;
 }
 
@@ -654,7 +708,7 @@ session_input_line(struct session *s, const char *line)
 static int
 session_can_consume(struct session *s)
 {
-	struct evbuffer *out = bufferevent_get_output(s->bev), *cin;
+	struct evbuffer *out = s->out, *cin;
 
 	if (s->closing)
 		return 0;
@@ -672,19 +726,18 @@ session_can_consume(struct session *s)
  * Between input frames: moves the next line (a DATA header, END) from the
  * socket into the input buffer, and not one byte more, so the payload
  * after it can be spliced.  A line that is not all there yet, or is
- * longer than a header, is left to the bufferevent (SPLICE_NO).
+ * longer than a header, is left to the read callback (SPLICE_NO).
  */
 static int
-read_line_exact(struct session *s)
+read_line_exact(struct session *s, int sfd)
 {
-	struct evbuffer	*in = bufferevent_get_input(s->bev);
 	char		 buf[PROTO_DATA_HDR_MAX], *nl;
 	ssize_t		 n;
 	size_t		 len;
 	int		 flags = MSG_PEEK | MSG_DONTWAIT;
 
 	for (;;) {
-		n = recv(s->fd, buf, sizeof(buf), flags);
+		n = recv(sfd, buf, sizeof(buf), flags);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN)
@@ -706,7 +759,7 @@ read_line_exact(struct session *s)
 		len = (size_t)(nl - buf) + 1;
 		/* Take exactly the line: it is there, and ours alone. */
 		flags = MSG_DONTWAIT;
-		n = recv(s->fd, buf, len, flags);
+		n = recv(sfd, buf, len, flags);
 		if (n == (ssize_t)len)
 			break;
 		if (n > 0) {	/* cannot happen; keep the bytes anyway */
@@ -714,10 +767,7 @@ read_line_exact(struct session *s)
 			break;
 		}
 	}
-	/* libevent keeps its input frozen at the end. */
-	evbuffer_unfreeze(in, 0);
-	evbuffer_add(in, buf, (size_t)n);
-	evbuffer_freeze(in, 0);
+	evbuffer_add(s->in, buf, (size_t)n);
 	s->conn->bytes_in += (unsigned long long)n;
 	return SPLICE_AGAIN;
 }
@@ -800,7 +850,7 @@ stage_drain(struct session *s)
 
 /*
  * Input for a child, with nothing buffered: the socket is read here, not
- * by the bufferevent.  Lines and headers come in one at a time, and each
+ * by the read callback.  Lines and headers come in one at a time, and each
  * frame's payload goes from the socket into the child's stdin by
  * splice(2), never through our memory.  It goes by way of a staging pipe
  * of our own: splicing from a socket holds the destination pipe's lock
@@ -812,10 +862,9 @@ stage_drain(struct session *s)
 static int
 session_splice_in(struct session *s)
 {
-	struct bufferevent	*bev = s->bev;
 	size_t			 left;
 	ssize_t			 n;
-	int			 sfd = s->fd, ifd, r;
+	int			 sfd = xport_splice_fd(s->conn->xport), ifd, r;
 
 	if (!s->splice || s->input != INPUT_FORWARD || s->child == NULL ||
 	    s->closing)
@@ -824,28 +873,28 @@ session_splice_in(struct session *s)
 		stage_close(s);		/* it broke: the rest is dropped */
 		return SPLICE_NO;
 	}
-	if (s->eof || evbuffer_get_length(bufferevent_get_input(bev)) > 0) {
-		/* Input by the bufferevent is next: what is staged first. */
+	if (s->eof || evbuffer_get_length(s->in) > 0) {
+		/* Input in our buffer is next: what is staged first. */
 		if (stage_flush(s, ifd) != 0)
 			goto stdin_blocked;
 		return SPLICE_NO;
 	}
-	bufferevent_disable(bev, EV_READ);
+	read_stop(s, READ_BUF);
 	for (;;) {
 		if ((left = proto_frame_left(&s->parser)) == 0) {
-			r = read_line_exact(s);
+			r = read_line_exact(s, sfd);
 			if (r == SPLICE_AGAIN || r == SPLICE_GONE)
 				return r;
 			/* The socket is dry or the line incomplete. */
 			if (stage_flush(s, ifd) != 0)
 				goto stdin_blocked;
-			if (r == SPLICE_WAIT)
-				event_add(s->rev, NULL);
+			if (r == SPLICE_WAIT && read_mode(s, READ_SPLICE) != 0)
+				return SPLICE_GONE;
 			return r;
 		}
-		/* What the bufferevent read with the header goes first. */
+		/* What was read with the header goes first. */
 		if (child_stdin_flush(s->child) > 0) {
-			event_del(s->rev);
+			read_stop(s, READ_SPLICE);
 			return stdin_wait(s) == 0 ? SPLICE_WAIT : SPLICE_GONE;
 		}
 		if (child_stdin_fd(s->child) < 0)
@@ -893,14 +942,13 @@ session_splice_in(struct session *s)
 				goto stdin_blocked;
 			continue;
 		}
-		event_add(s->rev, NULL);
-		return SPLICE_WAIT;
+		return read_mode(s, READ_SPLICE) == 0 ? SPLICE_WAIT :
+		    SPLICE_GONE;
 	}
 
 stdin_blocked:
 	if (errno == EAGAIN) {
-		event_del(s->rev);
-		bufferevent_disable(bev, EV_READ);
+		(void)read_mode(s, READ_OFF);
 		return stdin_wait(s) == 0 ? SPLICE_WAIT : SPLICE_GONE;
 	}
 	/* The child closed its stdin: drop the rest. */
@@ -914,23 +962,27 @@ stdin_blocked:
  * within request_timeout_s of its first byte, counted while the daemon
  * waits for the client: not while input it has not taken is pending.
  */
-static void
+static int
 req_timer_update(struct session *s)
 {
 	struct timeval tv = { srv.cfg->limits.request_timeout_s, 0 };
 
 	if (s->closing || s->parser.linelen == 0 ||
-	    evbuffer_get_length(bufferevent_get_input(s->bev)) > 0)
+	    evbuffer_get_length(s->in) > 0)
 		evtimer_del(s->req_timer);
-	else if (!evtimer_pending(s->req_timer, NULL))
-		evtimer_add(s->req_timer, &tv);
+	else if (!evtimer_pending(s->req_timer, NULL) &&
+	    evtimer_add(s->req_timer, &tv) != 0) {
+		session_fail(s, 500, "internal error: cannot time the "
+		    "request");
+		return -1;
+	}
+	return 0;
 }
 
 static void
 session_process_input(struct session *s)
 {
-	struct bufferevent	*bev = s->bev;
-	struct evbuffer		*in = bufferevent_get_input(bev), *cin;
+	struct evbuffer		*in = s->in, *cin;
 	struct evbuffer_iovec	 v;
 	struct proto_event	 ev;
 	size_t			 n;
@@ -980,15 +1032,16 @@ again:
 	case SPLICE_GONE:
 		return;
 	case SPLICE_WAIT:
-		req_timer_update(s);
+		(void)req_timer_update(s);
 		return;
 	case SPLICE_AGAIN:
 		goto again;
 	default:
 		break;
 	}
-	event_del(s->rev);
-	req_timer_update(s);
+	read_stop(s, READ_SPLICE);
+	if (req_timer_update(s) != 0)
+		return;
 
 	if (s->eof) {
 		/* A refused request's input may be cut short: it was answered. */
@@ -1000,31 +1053,29 @@ again:
 		}
 		if (!s->running && evbuffer_get_length(in) == 0) {
 			s->closing = 1;
-			bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
-			if (evbuffer_get_length(bufferevent_get_output(bev))
-			    == 0)
+			s->wlow = 0;
+			if (evbuffer_get_length(s->out) == 0)
 				conn_close(s->conn);
 		}
 		return;
 	}
 	if (!session_can_consume(s) && (evbuffer_get_length(in) >= IN_MAX ||
-	    evbuffer_get_length(in) + evbuffer_get_length(
-	    bufferevent_get_output(bev)) >= CONN_MAX))
-		bufferevent_disable(bev, EV_READ);
+	    evbuffer_get_length(in) + evbuffer_get_length(s->out) >=
+	    CONN_MAX))
+		read_stop(s, READ_BUF);
 	else if (!session_can_consume(s) && s->input == INPUT_FORWARD)
-		bufferevent_disable(bev, EV_READ);
+		read_stop(s, READ_BUF);
 	else
-		bufferevent_enable(bev, EV_READ);
+		(void)read_mode(s, READ_BUF);	/* restarts the idle timer */
 }
 
+/* Whatever woke the session up: take input, then send what it made. */
 static void
 session_process(struct session *s)
 {
 	session_process_input(s);
-	/* What is left unparsed, so session_read counts only new bytes. */
 	if (!s->conn->closed)
-		s->inlen = evbuffer_get_length(bufferevent_get_input(
-		    s->bev));
+		(void)session_kick(s);
 }
 
 /*
@@ -1035,8 +1086,7 @@ session_process(struct session *s)
 static size_t
 read_room(struct session *s)
 {
-	size_t		 in = evbuffer_get_length(bufferevent_get_input(
-			    s->bev)), held;
+	size_t		 in = evbuffer_get_length(s->in), held;
 	struct evbuffer	*cin;
 
 	if (s->input == INPUT_DISCARD)
@@ -1046,41 +1096,104 @@ read_room(struct session *s)
 		held = in + evbuffer_get_length(cin);
 		return held < CHILD_STDIN_HIGH ? CHILD_STDIN_HIGH - held : 0;
 	}
-	held = in + evbuffer_get_length(bufferevent_get_output(s->bev));
+	held = in + evbuffer_get_length(s->out);
 	if (in >= IN_MAX || held >= CONN_MAX)
 		return 0;
 	return IN_MAX - in < CONN_MAX - held ? IN_MAX - in : CONN_MAX - held;
 }
 
+/* Nothing read for idle_timeout_s (the transport stopped reading). */
 static void
-session_read(struct bufferevent *bev, void *arg)
+session_read_idle(struct session *s)
+{
+	s->rmode = READ_OFF;
+	if (s->running) {
+		/* Busy on the client's behalf: not idle. */
+		(void)read_mode(s, READ_BUF);
+		return;
+	}
+	log_ctx(LOG_INFO, s->conn->ctx, "idle for %d s, closing",
+	    s->conn->idle_s);
+	stats_inc(STAT_connections_idle_closed);
+	conn_close(s->conn);
+}
+
+static void
+session_read(short what, void *arg)
 {
 	struct session	*s = arg;
-	struct evbuffer	*in = bufferevent_get_input(bev);
 	size_t		 room;
+	ssize_t		 n, more;
 
+	if (what & XPORT_TIMEOUT) {
+		session_read_idle(s);
+		return;
+	}
+	/* The splice path reads for itself. */
+	if (s->rmode == READ_SPLICE) {
+		session_process(s);
+		return;
+	}
+	n = xport_read_buf(s->conn->xport, s->in, FIRST_READ);
+	if (n == 0) {
+		s->eof = 1;
+		read_stop(s, READ_BUF);
+		session_process(s);
+		return;
+	}
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return;
+		log_ctx(LOG_DEBUG, s->conn->ctx, "read: %s", strerror(errno));
+		conn_close(s->conn);
+		return;
+	}
 	/*
-	 * Past the bufferevent's 4 KiB read, while we can use it: EOF and
-	 * errors are left for the bufferevent to find on its next read.
-	 * Input for a child is spliced instead, frame by frame.
+	 * A full read: more, while we can use it.  EOF and errors are left
+	 * for the next read to find.  Input for a child is spliced instead,
+	 * frame by frame.
 	 */
-	if (evbuffer_get_length(in) - s->inlen >= LIBEVENT_READ &&
-	    session_can_consume(s) && (room = read_room(s)) > 0 &&
-	    !(s->splice && s->input == INPUT_FORWARD))
-		(void)bufio_read_bev(bev, room < READ_MORE ? room : READ_MORE);
-	/* Only what arrived since the last time counts. */
-	s->conn->bytes_in += evbuffer_get_length(in) - s->inlen;
+	if (n == FIRST_READ && session_can_consume(s) &&
+	    (room = read_room(s)) > 0 &&
+	    !(s->splice && s->input == INPUT_FORWARD) &&
+	    (more = xport_read_buf(s->conn->xport, s->in,
+	    room < READ_MORE ? room : READ_MORE)) > 0)
+		n += more;
+	s->conn->bytes_in += (unsigned long long)n;
 	session_process(s);
 }
-WATCH_BEV_DATA_CB(session_read_cb, session_read, session_ctx)
+WATCH_XPORT_CB(session_read_cb, session_read, session_ctx)
 
 static void
-session_write(struct bufferevent *bev, void *arg)
+session_write(short what, void *arg)
 {
-	struct session *s = arg;
+	struct session	*s = arg;
+	ssize_t		 n;
 
+	if (what & XPORT_TIMEOUT) {
+		/* A client that takes none of its reply is gone, busy or not. */
+		log_ctx(LOG_INFO, s->conn->ctx, "client read nothing for %d s, "
+		    "closing", s->conn->idle_s);
+		stats_inc(STAT_connections_idle_closed);
+		conn_close(s->conn);
+		return;
+	}
+	n = xport_write_buf(s->conn->xport, s->out, WRITE_MAX);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return;
+		log_ctx(LOG_DEBUG, s->conn->ctx, "write: %s", strerror(errno));
+		conn_close(s->conn);
+		return;
+	}
+	if (evbuffer_get_length(s->out) == 0) {
+		(void)xport_want_write(s->conn->xport, XPORT_OFF);
+		s->writing = 0;
+	}
+	if (n == 0 || evbuffer_get_length(s->out) > s->wlow)
+		return;
 	if (s->closing) {
-		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		if (evbuffer_get_length(s->out) == 0)
 			conn_close(s->conn);
 		return;
 	}
@@ -1091,49 +1204,11 @@ session_write(struct bufferevent *bev, void *arg)
 	}
 	session_process(s);
 }
-WATCH_BEV_DATA_CB(session_write_cb, session_write, session_ctx)
+WATCH_XPORT_CB(session_write_cb, session_write, session_ctx)
 
-static void
-session_event(struct bufferevent *bev, short what, void *arg)
-{
-	struct session *s = arg;
-
-	if (what & BEV_EVENT_EOF) {
-		s->eof = 1;
-		bufferevent_disable(bev, EV_READ);
-		session_process(s);
-		return;
-	}
-	if (what & BEV_EVENT_TIMEOUT) {
-		if (s->running && (what & BEV_EVENT_READING)) {
-			/* Busy on the client's behalf: not idle. */
-			bufferevent_enable(bev, EV_READ);
-			return;
-		}
-		/* A client that takes none of its reply is gone, busy or not. */
-		if (what & BEV_EVENT_WRITING)
-			log_ctx(LOG_INFO, s->conn->ctx, "client read nothing "
-			    "for %d s, closing", s->idle_s);
-		else
-			log_ctx(LOG_INFO, s->conn->ctx, "idle for %d s, "
-			    "closing", s->idle_s);
-		stats_inc(STAT_connections_idle_closed);
-	} else if (what & BEV_EVENT_ERROR)
-		log_ctx(LOG_DEBUG, s->conn->ctx, "%s: %s",
-		    what & BEV_EVENT_READING ? "read" : "write",
-		    strerror(EVUTIL_SOCKET_ERROR()));
-	conn_close(s->conn);
-}
-WATCH_BEV_EVENT_CB(session_event_cb, session_event, session_ctx)
-
-static void
-session_rev(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	session_process(arg);
-}
-WATCH_EVENT_CB(session_rev_cb, session_rev, session_ctx)
+static const struct xport_cbs session_cbs = {
+	session_read_cb, session_write_cb
+};
 
 static void
 session_req_timeout(evutil_socket_t fd, short what, void *arg)
@@ -1158,18 +1233,16 @@ session_free(struct conn *c)
 	reload_cancel(&s->reload);
 	if (s->req_timer != NULL)
 		event_free(s->req_timer);
-	if (s->rev != NULL)
-		event_free(s->rev);
 	stage_close(s);
 	if (s->rbuf != NULL)
 		evbuffer_free(s->rbuf);
-	if (s->fbuf != NULL)
-		evbuffer_free(s->fbuf);
+	if (s->in != NULL)
+		evbuffer_free(s->in);
+	if (s->out != NULL)
+		evbuffer_free(s->out);
 	proto_free(&s->parser);
 	if (s->dfout != NULL)
 		evbuffer_free(s->dfout);
-	if (s->bev != NULL)
-		bufferevent_free(s->bev);
 	config_unref(s->cfg);
 	/* Callbacks of ours may still be on the stack: free after them. */
 	watch_defer_free(s, free);
@@ -1186,14 +1259,13 @@ session_busy(struct conn *c)
 	 * reply still in the output buffer does, or its end would be lost.
 	 */
 	return s->running || s->input == INPUT_FORWARD ||
-	    evbuffer_get_length(bufferevent_get_output(s->bev)) > 0;
+	    evbuffer_get_length(s->out) > 0;
 }
 
 static int
 session_start(struct conn *c, int control)
 {
-	struct session	*s = xcalloc(1, sizeof(*s));
-	struct timeval	 idle = { srv.cfg->limits.idle_timeout_s, 0 };
+	struct session *s = xcalloc(1, sizeof(*s));
 
 	c->state = s;
 	s->conn = c;
@@ -1201,33 +1273,19 @@ session_start(struct conn *c, int control)
 	s->reload.fn = reload_finished;
 	s->reload.arg = s;
 	s->stage[0] = s->stage[1] = -1;
-	/* For now the session drives the socket itself, next to the seam. */
-	s->fd = xport_splice_fd(c->xport);
+	s->wlow = OUT_LOW;
 	proto_init(&s->parser, (size_t)srv.cfg->limits.max_line,
 	    PROTO_MAX_FRAME);
-	s->idle_s = c->idle_s;
 	s->req_timer = evtimer_new(srv.base, session_req_timeout_cb, s);
-	s->rev = event_new(srv.base, s->fd, EV_READ | EV_PERSIST,
-	    session_rev_cb, s);
 	s->rbuf = evbuffer_new();
-	s->fbuf = evbuffer_new();
-	s->bev = bufferevent_socket_new(srv.base, s->fd, 0);
-	if (s->req_timer == NULL || s->rev == NULL || s->rbuf == NULL ||
-	    s->fbuf == NULL || s->bev == NULL) {
-		session_free(c);
+	s->in = evbuffer_new();
+	s->out = evbuffer_new();
+	if (s->req_timer == NULL || s->rbuf == NULL || s->in == NULL ||
+	    s->out == NULL)
 		return -1;
-	}
-	bufferevent_set_max_single_read(s->bev, MAX_SINGLE_IO);
-	bufferevent_set_max_single_write(s->bev, MAX_SINGLE_IO);
-	bufferevent_set_timeouts(s->bev, &idle, &idle);
-	bufferevent_setcb(s->bev, session_read_cb, session_write_cb,
-	    session_event_cb, s);
-	bufferevent_setwatermark(s->bev, EV_WRITE, OUT_LOW, 0);
-	if (bufferevent_enable(s->bev, EV_READ | EV_WRITE) != 0) {
-		session_free(c);
-		return -1;
-	}
-	return 0;
+	xport_setcb(c->xport, &session_cbs, s);
+	s->rmode = READ_BUF;
+	return xport_want_read(c->xport, XPORT_ON);
 }
 
 static int
