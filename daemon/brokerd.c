@@ -37,6 +37,8 @@
 #include "daemon/reload.h"
 #include "daemon/server.h"
 #include "daemon/session.h"
+#include "daemon/splice.h"
+#include "daemon/verbs.h"
 #include "daemon/watch.h"
 
 /* Pending jobs beyond this get ERR 429 rather than unbounded memory. */
@@ -496,7 +498,7 @@ report_daemon(struct stats_out *out)
 /* The order of STATS and of the dump. */
 static const stats_section_fn report_sections[] = {
 	report_daemon, conn_report, children_report, stats_report_pool,
-	stats_report_counters, session_report, stats_report_errors,
+	stats_report_counters, verbs_report, stats_report_errors,
 	stats_report_callbacks
 };
 
@@ -630,12 +632,12 @@ brokerd_main(int argc, char *argv[])
 	/* Forces splice mode on or off (tests, benchmarks, tuning). */
 	if ((env = getenv("BROKERD_SPLICE")) != NULL) {
 		if (strcmp(env, "on") == 0)
-			session_splice = 1;
+			splice_set_mode(1);
 		else if (strcmp(env, "off") == 0)
-			session_splice = 0;
+			splice_set_mode(0);
 		else if (strcmp(env, "auto") != 0)
-			log_warnx("BROKERD_SPLICE=%s: expected on, off or auto; "
-			    "using auto", env);
+			log_warnx("BROKERD_SPLICE=%s: expected on, off or "
+			    "auto; using auto", env);
 	}
 
 	/* Both must come before any other libevent call. */

@@ -39,7 +39,7 @@ struct child {
 	char			 ctx[128];
 	long long		 started_ms;
 	struct bufferevent	*in, *err;
-	struct event		*inwait;	/* stdin writable, for the owner */
+	struct event		*inwait;	/* stdin writable: owner's */
 	int			 outfd;		/* stdout, -1 once closed */
 	struct event		*outev;
 	int			 out_paused;
@@ -574,7 +574,9 @@ static int
 child_exec(const struct child_opts *o, int infd, int outfd, int errfd,
     pid_t *pid)
 {
-	static char		*env[] = { "PATH=" CHILD_PATH, "LC_ALL=C", NULL };
+	static char		*env[] = {
+		"PATH=" CHILD_PATH, "LC_ALL=C", NULL
+	};
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t	 at;
 	sigset_t		 none, dflt;

@@ -558,7 +558,8 @@ load_command(struct loader *ld, struct command_spec *cs,
 				cs->output = OUTPUT_DF;
 			else {
 				cerr(ld, m, "commands.%s.output must be "
-				    "\"raw\" or \"df\"", config_setting_name(g));
+				    "\"raw\" or \"df\"",
+				    config_setting_name(g));
 				ok = 0;
 			}
 		} else if (strcmp(key, "timeout_s") == 0) {

@@ -23,7 +23,7 @@ struct command_spec {
 	char		*name;
 	char	       **argv;		/* NULL-terminated */
 	int		 argc;
-	char		*path;		/* argv[0] resolved; NULL if not found */
+	char		*path;		/* argv[0] resolved, or NULL */
 	int		 input;
 	enum cmd_output	 output;
 	int		 timeout_s;	/* 0: limits.command_timeout_s */

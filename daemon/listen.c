@@ -265,8 +265,8 @@ is_loopback(const struct sockaddr *sa)
 		return (ntohl(((const struct sockaddr_in *)(const void *)sa)->
 		    sin_addr.s_addr) >> 24) == 127;
 	if (sa->sa_family == AF_INET6)
-		return IN6_IS_ADDR_LOOPBACK(
-		    &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr);
+		return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)
+		    (const void *)sa)->sin6_addr);
 	return 0;
 }
 

@@ -21,8 +21,13 @@ daemon_libbrokerd_a_SOURCES = \
 	daemon/reload.c daemon/reload.h \
 	daemon/safepath.c daemon/safepath.h \
 	daemon/server.h \
-	daemon/session.c daemon/session.h \
+	daemon/render.c daemon/render.h \
+	daemon/reply.c daemon/reply.h \
+	daemon/session.c daemon/session.h daemon/session_int.h \
+	daemon/session_child.c daemon/session_child.h \
+	daemon/splice.c daemon/splice.h \
 	daemon/stats.c daemon/stats.h \
+	daemon/verbs.c daemon/verbs.h \
 	daemon/watch.c daemon/watch.h \
 	daemon/xport.h daemon/xport_plain.c
 

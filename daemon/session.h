@@ -7,15 +7,8 @@
 #define BROKERD_SESSION_H
 
 #include "daemon/conn.h"
-#include "daemon/stats.h"
 
 extern const struct service session_broker_service;
 extern const struct service session_control_service;
-
-/* requests.<verb> for STATS. */
-void	session_report(struct stats_out *);
-
-/* 0: stream command data by copying instead of splice(2) (tests). */
-extern int session_splice;
 
 #endif

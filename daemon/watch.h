@@ -58,9 +58,10 @@ name##_register(void)							\
 static void								\
 name(evutil_socket_t fd_, short what_, void *arg_)			\
 {									\
-	long long t0_ = watch_start(#name, (watch_ctx_fn)(ctx), arg_);					\
+	long long t0_ = watch_start(#name, (watch_ctx_fn)(ctx),		\
+	    arg_);							\
 	body(fd_, what_, arg_);						\
-	watch_stop(t0_);		\
+	watch_stop(t0_);						\
 }									\
 WATCH_REGISTER(name)
 
@@ -69,7 +70,8 @@ WATCH_REGISTER(name)
 static void								\
 name(short what_, void *arg_)						\
 {									\
-	long long t0_ = watch_start(#name, (watch_ctx_fn)(ctx), arg_);	\
+	long long t0_ = watch_start(#name, (watch_ctx_fn)(ctx),		\
+	    arg_);							\
 	body(what_, arg_);						\
 	watch_stop(t0_);						\
 }									\
@@ -79,9 +81,10 @@ WATCH_REGISTER(name)
 static void								\
 name(struct bufferevent *bev_, void *arg_)				\
 {									\
-	long long t0_ = watch_start(#name, (watch_ctx_fn)(ctx), arg_);					\
+	long long t0_ = watch_start(#name, (watch_ctx_fn)(ctx),		\
+	    arg_);							\
 	body(bev_, arg_);						\
-	watch_stop(t0_);		\
+	watch_stop(t0_);						\
 }									\
 WATCH_REGISTER(name)
 
@@ -89,9 +92,10 @@ WATCH_REGISTER(name)
 static void								\
 name(struct bufferevent *bev_, short what_, void *arg_)		\
 {									\
-	long long t0_ = watch_start(#name, (watch_ctx_fn)(ctx), arg_);					\
+	long long t0_ = watch_start(#name, (watch_ctx_fn)(ctx),		\
+	    arg_);							\
 	body(bev_, what_, arg_);					\
-	watch_stop(t0_);		\
+	watch_stop(t0_);						\
 }									\
 WATCH_REGISTER(name)
 
@@ -100,9 +104,10 @@ static void								\
 name(struct evconnlistener *l_, evutil_socket_t fd_,			\
     struct sockaddr *sa_, int len_, void *arg_)				\
 {									\
-	long long t0_ = watch_start(#name, (watch_ctx_fn)(ctx), arg_);					\
+	long long t0_ = watch_start(#name, (watch_ctx_fn)(ctx),		\
+	    arg_);							\
 	body(l_, fd_, sa_, len_, arg_);					\
-	watch_stop(t0_);		\
+	watch_stop(t0_);						\
 }									\
 WATCH_REGISTER(name)
 
@@ -110,9 +115,10 @@ WATCH_REGISTER(name)
 static void								\
 name(struct evconnlistener *l_, void *arg_)				\
 {									\
-	long long t0_ = watch_start(#name, (watch_ctx_fn)(ctx), arg_);					\
+	long long t0_ = watch_start(#name, (watch_ctx_fn)(ctx),		\
+	    arg_);							\
 	body(l_, arg_);							\
-	watch_stop(t0_);		\
+	watch_stop(t0_);						\
 }									\
 WATCH_REGISTER(name)
 
