@@ -1,4 +1,7 @@
-/* Children: spawn, pipes on the loop, timeouts, reaping; see child.h. */
+/*
+ * Children: their pipes on the loop, timeouts, reaping; see child.h.
+ * Starting one is child_spawn.c's.
+ */
 #include "autoconf.h"
 
 #include <sys/ioctl.h>
@@ -6,9 +9,7 @@
 #include <sys/wait.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,16 +21,14 @@
 
 #include "common/log.h"
 #include "common/util.h"
-#include "daemon/bufio.h"
 #include "daemon/child.h"
-#include "daemon/config.h"
+#include "daemon/child_int.h"
 #include "daemon/orphans.h"
 #include "daemon/stats.h"
 #include "daemon/watch.h"
 
 #define STDERR_KEEP	4096
 #define KILL_GRACE_S	2
-#define CHILD_PIPE_SIZE	(1024 * 1024)
 
 struct child {
 	LIST_ENTRY(child)	 entry;
@@ -69,6 +68,12 @@ void
 child_init(struct event_base *base)
 {
 	cbase = base;
+}
+
+struct event_base *
+child_base(void)
+{
+	return cbase;
 }
 
 static const char *
@@ -182,8 +187,10 @@ close_stdout(struct child *c)
 {
 	if (c->outfd < 0)
 		return;
-	event_free(c->outev);
-	c->outev = NULL;
+	if (c->outev != NULL) {
+		event_free(c->outev);
+		c->outev = NULL;
+	}
 	close(c->outfd);
 	c->outfd = -1;
 }
@@ -451,72 +458,18 @@ child_free(struct child *c)
 	watch_defer_free(c, free);
 }
 
-static int
-pipe_setup(int fd)
+int
+child_watch(struct child *c, struct bufferevent *in, int outfd,
+    struct bufferevent *err)
 {
-	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) != 0)
-		return -1;
-	/* Bigger pipes mean fewer wakeups per megabyte streamed. */
-	(void)fcntl(fd, F_SETPIPE_SZ, CHILD_PIPE_SIZE);
-	return 0;
-}
-
-/* A bufferevent on our end of a pipe; it owns fd once it exists. */
-static struct bufferevent *
-pipe_bev(int fd)
-{
-	struct bufferevent *bev;
-
-	if (pipe_setup(fd) != 0)
-		return NULL;
-	bev = bufferevent_socket_new(cbase, fd, BEV_OPT_CLOSE_ON_FREE);
-	if (bev == NULL)
-		return NULL;
-	bufferevent_set_max_single_read(bev, CHILD_PIPE_SIZE);
-	bufferevent_set_max_single_write(bev, CHILD_PIPE_SIZE);
-	return bev;
-}
-
-static void
-close_pipes(int pin[2], int pout[2], int perr[2])
-{
-	int i;
-
-	for (i = 0; i < 2; i++) {
-		if (pin[i] >= 0)
-			close(pin[i]);
-		if (pout[i] >= 0)
-			close(pout[i]);
-		if (perr[i] >= 0)
-			close(perr[i]);
-	}
-}
-
-/*
- * Everything the loop needs to watch our ends of the pipes, made before
- * the command runs, so that running out of memory fails only the request.
- * Each fd c takes over is set to -1 in its array.
- */
-static int
-child_watch(struct child *c, int *infd, int *outfd, int *errfd)
-{
-	if (*infd >= 0) {
-		if ((c->in = pipe_bev(*infd)) == NULL)
-			return -1;
-		*infd = -1;
-		if ((c->inwait = event_new(cbase, bufferevent_getfd(c->in),
-		    EV_WRITE, child_in_ready_cb, c)) == NULL)
-			return -1;
-	}
-	if (pipe_setup(*outfd) != 0 || (c->outev = event_new(cbase, *outfd,
-	    EV_READ | EV_PERSIST, child_out_ready_cb, c)) == NULL)
-		return -1;
-	c->outfd = *outfd;
-	*outfd = -1;
-	if ((c->err = pipe_bev(*errfd)) == NULL)
-		return -1;
-	*errfd = -1;
-	if ((c->timer = evtimer_new(cbase, child_timer_cb, c)) == NULL)
+	c->in = in;
+	c->outfd = outfd;
+	c->err = err;
+	if ((in != NULL && (c->inwait = event_new(cbase,
+	    bufferevent_getfd(in), EV_WRITE, child_in_ready_cb, c)) == NULL) ||
+	    (c->outev = event_new(cbase, outfd, EV_READ | EV_PERSIST,
+	    child_out_ready_cb, c)) == NULL ||
+	    (c->timer = evtimer_new(cbase, child_timer_cb, c)) == NULL)
 		return -1;
 	return 0;
 }
@@ -557,120 +510,38 @@ child_unwatch(struct child *c)
 	}
 }
 
-/* A child that never ran: what child_watch() made, freed. */
-static void
+void
 child_release(struct child *c)
 {
 	child_unwatch(c);
-	if (c->outev != NULL)
-		event_free(c->outev);
 	if (c->timer != NULL)
 		event_free(c->timer);
 	free(c->name);
 	free(c);
 }
 
-static int
-child_exec(const struct child_opts *o, int infd, int outfd, int errfd,
-    pid_t *pid)
-{
-	static char		*env[] = {
-		"PATH=" CHILD_PATH, "LC_ALL=C", NULL
-	};
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t	 at;
-	sigset_t		 none, dflt;
-	int			 r;
-
-	posix_spawn_file_actions_init(&fa);
-	if (o->input)
-		posix_spawn_file_actions_adddup2(&fa, infd, STDIN_FILENO);
-	else
-		posix_spawn_file_actions_addopen(&fa, STDIN_FILENO,
-		    "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, outfd, STDOUT_FILENO);
-	posix_spawn_file_actions_adddup2(&fa, errfd, STDERR_FILENO);
-	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-
-	posix_spawnattr_init(&at);
-	sigemptyset(&none);
-	sigemptyset(&dflt);
-	sigaddset(&dflt, SIGPIPE);
-	sigaddset(&dflt, SIGTERM);
-	sigaddset(&dflt, SIGINT);
-	sigaddset(&dflt, SIGHUP);
-	sigaddset(&dflt, SIGCHLD);
-	sigaddset(&dflt, SIGUSR1);
-	posix_spawnattr_setsigdefault(&at, &dflt);
-	posix_spawnattr_setsigmask(&at, &none);
-	posix_spawnattr_setpgroup(&at, 0);
-	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP |
-	    POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
-
-	r = posix_spawn(pid, o->path, &fa, &at, o->argv, env);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&at);
-	return r;
-}
-
 struct child *
-child_spawn(const struct child_opts *o, const struct child_cbs *cbs,
-    void *arg, char *err, size_t errlen)
+child_new(const struct child_opts *o, const struct child_cbs *cbs, void *arg)
 {
-	struct child	*c;
-	char		 prog[128];
-	const char	*shown = o->path != NULL ? o->path : o->argv[0];
-	int		 pin[2] = { -1, -1 }, pout[2] = { -1, -1 };
-	int		 perr[2] = { -1, -1 }, r, e;
-	pid_t		 pid;
+	struct child *c = xcalloc(1, sizeof(*c));
 
-	/* argv[0] comes from the configuration: one line, escaped. */
-	str_escape(prog, sizeof(prog), shown, strlen(shown), 80);
-	if (o->path == NULL) {
-		snprintf(err, errlen, "%s: cannot execute %s: %s", o->name,
-		    prog, strerror(ENOENT));
-		errno = ENOENT;
-		return NULL;
-	}
-	if ((o->input && pipe2(pin, O_CLOEXEC) != 0) ||
-	    pipe2(pout, O_CLOEXEC) != 0 || pipe2(perr, O_CLOEXEC) != 0) {
-		e = errno;
-		snprintf(err, errlen, "%s: pipe: %s", o->name, strerror(e));
-		close_pipes(pin, pout, perr);
-		errno = e;
-		return NULL;
-	}
-	c = xcalloc(1, sizeof(*c));
 	c->name = xstrdup(o->name);
 	snprintf(c->ctx, sizeof(c->ctx), "%s", o->ctx);
 	c->cbs = cbs;
 	c->arg = arg;
 	c->outfd = -1;
-	if (child_watch(c, &pin[1], &pout[0], &perr[0]) != 0) {
-		snprintf(err, errlen, "%s: cannot watch its pipes: %s",
-		    o->name, strerror(ENOMEM));
-		child_release(c);
-		close_pipes(pin, pout, perr);
-		errno = ENOMEM;
-		return NULL;
-	}
-	r = child_exec(o, pin[0], pout[1], perr[1], &pid);
-	/* What is left in the arrays are the child's ends. */
-	close_pipes(pin, pout, perr);
-	if (r != 0) {
-		stats_inc(STAT_children_failed);
-		snprintf(err, errlen, "%s: cannot execute %s: %s", o->name,
-		    prog, strerror(r));
-		child_release(c);
-		errno = r;
-		return NULL;
-	}
+	return c;
+}
+
+int
+child_started(struct child *c, pid_t pid, int timeout_s)
+{
 	nrunning++;
 	c->pid = pid;
 	c->seq = next_seq++;
 	c->started_ms = mono_ms();
 	LIST_INSERT_HEAD(&children, c, entry);
-	if (child_arm(c, o->timeout_s) != 0) {
+	if (child_arm(c, timeout_s) != 0) {
 		/* It runs unwatched: kill it; SIGCHLD reaps and frees it. */
 		log_ctx(LOG_ERR, c->ctx, "%s (pid %d): cannot watch its "
 		    "pipes; killing it", c->name, (int)pid);
@@ -679,14 +550,11 @@ child_spawn(const struct child_opts *o, const struct child_cbs *cbs,
 		c->killing = 1;
 		child_unwatch(c);
 		signal_group(c, SIGKILL);
-		snprintf(err, errlen, "%s: cannot watch its pipes: %s",
-		    o->name, strerror(ENOMEM));
-		errno = ENOMEM;
-		return NULL;
+		return -1;
 	}
 	stats_inc(STAT_children_spawned);
 	log_ctx(LOG_DEBUG, c->ctx, "started %s (pid %d)", c->name, (int)pid);
-	return c;
+	return 0;
 }
 
 /* A command's leader, not reaped yet: its pid is still its own. */

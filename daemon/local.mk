@@ -5,9 +5,11 @@ daemon_libbrokerd_a_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) \
 daemon_libbrokerd_a_SOURCES = \
 	daemon/brokerd.c daemon/brokerd.h \
 	daemon/bufio.c daemon/bufio.h \
-	daemon/child.c daemon/child.h \
+	daemon/child.c daemon/child.h daemon/child_int.h \
+	daemon/child_spawn.c \
 	daemon/dfparse.c daemon/dfparse.h \
 	daemon/config.c daemon/config.h \
+	daemon/config_cmd.c daemon/config_cmd.h \
 	daemon/admit.c daemon/admit.h \
 	daemon/conn.c daemon/conn.h \
 	daemon/control.c daemon/control.h \
@@ -21,6 +23,7 @@ daemon_libbrokerd_a_SOURCES = \
 	daemon/reload.c daemon/reload.h \
 	daemon/safepath.c daemon/safepath.h \
 	daemon/server.h \
+	daemon/settings.c daemon/settings.h \
 	daemon/render.c daemon/render.h \
 	daemon/reply.c daemon/reply.h \
 	daemon/session.c daemon/session.h daemon/session_int.h \
