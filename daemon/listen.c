@@ -60,6 +60,21 @@ listener_accept(struct evconnlistener *lev, evutil_socket_t fd,
 }
 WATCH_LISTENER_CB(listener_accept_cb, listener_accept, listener_ctx)
 
+/* Accepting again; if the loop cannot, again after the backoff. */
+static void
+listener_unpause(struct listener *l)
+{
+	struct timeval tv = { 0, BACKOFF_MS * 1000 };
+
+	l->paused = 0;
+	evtimer_del(l->backoff);
+	if (evconnlistener_enable(l->lev) == 0)
+		return;
+	l->paused = 1;
+	if (evtimer_add(l->backoff, &tv) != 0)
+		log_warnx("cannot resume accepting on %s", l->name);
+}
+
 static void
 listener_backoff(evutil_socket_t fd, short what, void *arg)
 {
@@ -67,10 +82,8 @@ listener_backoff(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (l->paused) {
-		l->paused = 0;
-		evconnlistener_enable(l->lev);
-	}
+	if (l->paused)
+		listener_unpause(l);
 }
 WATCH_EVENT_CB(listener_backoff_cb, listener_backoff, listener_ctx)
 
@@ -91,7 +104,8 @@ listener_error(struct evconnlistener *lev, void *arg)
 	stats_inc(STAT_accept_errors);
 	l->paused = 1;
 	evconnlistener_disable(l->lev);
-	evtimer_add(l->backoff, &tv);
+	/* Without the timer a closing connection resumes it (listen_resume). */
+	(void)evtimer_add(l->backoff, &tv);
 	if (now - last_emfile_log_ms >= EMFILE_LOG_S * 1000LL) {
 		if (emfile_suppressed > 0)
 			log_warnx("accept on %s: %s; pausing accepts for "
@@ -492,9 +506,6 @@ listen_resume(void)
 	struct listener *l;
 
 	LIST_FOREACH(l, &all_listeners, all)
-		if (l->paused) {
-			l->paused = 0;
-			evtimer_del(l->backoff);
-			evconnlistener_enable(l->lev);
-		}
+		if (l->paused)
+			listener_unpause(l);
 }

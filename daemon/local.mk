@@ -21,6 +21,7 @@ daemon_libbrokerd_a_SOURCES = \
 	daemon/pidfile.c daemon/pidfile.h \
 	daemon/pool.c daemon/pool.h \
 	daemon/reload.c daemon/reload.h \
+	daemon/resource.c daemon/resource.h \
 	daemon/safepath.c daemon/safepath.h \
 	daemon/server.h \
 	daemon/settings.c daemon/settings.h \

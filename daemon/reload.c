@@ -183,7 +183,8 @@ refuse_waiters(void)
 		return;
 	}
 	TAILQ_CONCAT(&refused, &current, entry);
-	evtimer_add(refused_ev, &tv);
+	if (evtimer_add(refused_ev, &tv) != 0)
+		refused_answer(-1, 0, NULL);	/* now, as above */
 }
 
 void
