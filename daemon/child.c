@@ -22,7 +22,6 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "daemon/child.h"
-#include "daemon/child_int.h"
 #include "daemon/orphans.h"
 #include "daemon/stats.h"
 #include "daemon/watch.h"

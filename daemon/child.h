@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 
 #include "daemon/stats.h"
@@ -96,5 +97,29 @@ void	 children_foreach(void (*fn)(pid_t, const char *name, long long age_ms,
 	    void *), void *arg);
 /* children_running, child.N for STATS. */
 void	 children_report(struct stats_out *);
+
+/*
+ * For child_spawn.c alone: child.c's side of starting a command, the
+ * record of a child before it runs and the hand-over once it does.
+ */
+
+/* Our ends of the pipes: bigger, fewer wakeups per megabyte streamed. */
+#define CHILD_PIPE_SIZE	(1024 * 1024)
+
+struct event_base *child_base(void);
+struct child *child_new(const struct child_opts *, const struct child_cbs *,
+	    void *arg);
+/*
+ * Takes over our ends of the pipes (in is NULL without input; outfd is
+ * nonblocking) and makes the events that watch them, before the command
+ * runs, so that running out of memory fails only the request.  -1 if
+ * one cannot be made: child_release() frees what was.
+ */
+int	 child_watch(struct child *, struct bufferevent *in, int outfd,
+	    struct bufferevent *err);
+/* A child that never ran: its pipes and events, freed. */
+void	 child_release(struct child *);
+/* It runs as pid: watched from now on.  -1: it could not be; killed. */
+int	 child_started(struct child *, pid_t pid, int timeout_s);
 
 #endif

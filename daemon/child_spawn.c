@@ -17,8 +17,7 @@
 
 #include "common/util.h"
 #include "daemon/child.h"
-#include "daemon/child_int.h"
-#include "daemon/config.h"
+#include "daemon/config_cmd.h"
 #include "daemon/stats.h"
 
 static int

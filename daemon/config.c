@@ -22,6 +22,18 @@
 #include "daemon/config_cmd.h"
 #include "daemon/settings.h"
 
+void
+config_errors_free(struct config_errors *errs)
+{
+	size_t i;
+
+	for (i = 0; i < errs->n; i++)
+		free(errs->msg[i]);
+	free(errs->msg);
+	errs->msg = NULL;
+	errs->n = 0;
+}
+
 const char *
 config_service_name(enum service_id s)
 {
@@ -406,7 +418,8 @@ config_build(const char *file, config_t *cf, int readok,
 		else if (strcmp(key, "limits") == 0)
 			load_limits(&ld, c, m);
 		else if (strcmp(key, "commands") == 0)
-			config_commands_load(&ld, c, m);
+			config_commands_load(&ld, m, &c->commands,
+			    &c->ncommands);
 		else
 			settings_unknown(&ld, m);
 	}
@@ -465,3 +478,13 @@ config_unref(struct config *c)
 		config_free(c);
 }
 
+const struct command_spec *
+config_command(const struct config *c, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < c->ncommands; i++)
+		if (strcmp(c->commands[i].name, name) == 0)
+			return &c->commands[i];
+	return NULL;
+}

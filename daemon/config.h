@@ -5,6 +5,9 @@
 #include <sys/types.h>
 #include <stddef.h>
 
+#include "daemon/config_cmd.h"
+#include "daemon/settings.h"
+
 enum service_id { SERVICE_ECHO, SERVICE_BROKER, SERVICE_CONTROL, SERVICE_N };
 
 struct listen_spec {
@@ -12,21 +15,6 @@ struct listen_spec {
 	char		*address;	/* "*" means every address */
 	int		 port;
 	int		 line;
-};
-
-/* The PATH commands run with; argv[0] is resolved against it at load. */
-#define CHILD_PATH	"/usr/sbin:/usr/bin:/sbin:/bin"
-
-enum cmd_output { OUTPUT_RAW, OUTPUT_DF };
-
-struct command_spec {
-	char		*name;
-	char	       **argv;		/* NULL-terminated */
-	int		 argc;
-	char		*path;		/* argv[0] resolved, or NULL */
-	int		 input;
-	enum cmd_output	 output;
-	int		 timeout_s;	/* 0: limits.command_timeout_s */
 };
 
 struct limits {
@@ -58,12 +46,6 @@ struct config {
 	struct limits		 limits;
 	struct command_spec	*commands;
 	size_t			 ncommands;
-};
-
-/* "file:line: message" lines. */
-struct config_errors {
-	char	**msg;
-	size_t	  n;
 };
 
 /* NULL on error, with every problem found appended to errs. */

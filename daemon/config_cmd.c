@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include "common/util.h"
-#include "daemon/config.h"
 #include "daemon/config_cmd.h"
 #include "daemon/settings.h"
 
@@ -145,32 +144,22 @@ load_command(struct loader *ld, struct command_spec *cs,
 }
 
 void
-config_commands_load(struct loader *ld, struct config *c,
-    const config_setting_t *g)
+config_commands_load(struct loader *ld, const config_setting_t *g,
+    struct command_spec **cmds, size_t *ncmds)
 {
-	int	i, n;
+	size_t	i;
+	int	n;
 
 	if (settings_type(ld, g, CONFIG_TYPE_GROUP) != 0)
 		return;
-	for (i = 0; i < (int)c->ncommands; i++)
-		config_command_free(&c->commands[i]);
-	free(c->commands);
+	for (i = 0; i < *ncmds; i++)
+		config_command_free(&(*cmds)[i]);
+	free(*cmds);
 	n = config_setting_length(g);
-	c->commands = xcalloc((size_t)n, sizeof(*c->commands));
-	c->ncommands = 0;
-	for (i = 0; i < n; i++)
-		if (load_command(ld, &c->commands[c->ncommands],
+	*cmds = xcalloc((size_t)n, sizeof(**cmds));
+	*ncmds = 0;
+	for (i = 0; i < (size_t)n; i++)
+		if (load_command(ld, &(*cmds)[*ncmds],
 		    config_setting_get_elem(g, (unsigned)i)) == 0)
-			c->ncommands++;
-}
-
-const struct command_spec *
-config_command(const struct config *c, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < c->ncommands; i++)
-		if (strcmp(c->commands[i].name, name) == 0)
-			return &c->commands[i];
-	return NULL;
+			(*ncmds)++;
 }

@@ -5,8 +5,10 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -148,6 +150,13 @@ conn_close(struct conn *c)
 	/* A paused listener may be waiting for exactly this fd. */
 	listen_resume();
 	watch_defer_free(c, free);
+}
+
+void
+conn_broken(struct conn *c, const char *what)
+{
+	log_ctx(LOG_DEBUG, c->ctx, "%s: %s", what, strerror(errno));
+	conn_close(c);
 }
 
 void

@@ -55,6 +55,8 @@ void	 conn_accept_local(const struct service *, evutil_socket_t,
 	    const char *peer);
 /* Any time, also from inside the service's callbacks; freed after them. */
 void	 conn_close(struct conn *);
+/* what ("read", "write") failed with errno: logged (debug), closed. */
+void	 conn_broken(struct conn *, const char *what);
 /* For watch.h: the context of a callback whose argument is a conn. */
 const char *conn_ctx(void *conn);
 

@@ -10,7 +10,6 @@
 
 #include <errno.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include <event2/buffer.h>
 
@@ -32,13 +31,6 @@ struct echo {
 
 /* Loop thread only: where a read lands when nothing is pending. */
 static char scratch[ECHO_READ];
-
-static void
-echo_fail(struct conn *c, const char *what)
-{
-	log_ctx(LOG_DEBUG, c->ctx, "%s: %s", what, strerror(errno));
-	conn_close(c);
-}
 
 static void
 echo_sent(struct conn *c, size_t n)
@@ -101,7 +93,7 @@ echo_flush(struct conn *c)
 	if (evbuffer_get_length(e->buf) > 0) {
 		n = xport_write_buf(c->xport, e->buf, -1);
 		if (n < 0 && errno != EAGAIN && errno != EINTR) {
-			echo_fail(c, "write");
+			conn_broken(c, "write");
 			return -1;
 		}
 		if (n > 0)
@@ -147,7 +139,7 @@ echo_on_read(short what, void *arg)
 		n = xport_read(c->xport, scratch, sizeof(scratch));
 	if (n < 0) {
 		if (errno != EAGAIN && errno != EINTR)
-			echo_fail(c, "read");
+			conn_broken(c, "read");
 		return;
 	}
 	if (n == 0) {
@@ -166,7 +158,7 @@ echo_on_read(short what, void *arg)
 	w = xport_write(c->xport, scratch, (size_t)n);
 	if (w < 0) {
 		if (errno != EAGAIN && errno != EINTR) {
-			echo_fail(c, "write");
+			conn_broken(c, "write");
 			return;
 		}
 		w = 0;

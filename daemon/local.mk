@@ -5,7 +5,7 @@ daemon_libbrokerd_a_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) \
 daemon_libbrokerd_a_SOURCES = \
 	daemon/brokerd.c daemon/brokerd.h \
 	daemon/bufio.c daemon/bufio.h \
-	daemon/child.c daemon/child.h daemon/child_int.h \
+	daemon/child.c daemon/child.h \
 	daemon/child_spawn.c \
 	daemon/dfparse.c daemon/dfparse.h \
 	daemon/config.c daemon/config.h \

@@ -17,12 +17,19 @@
 void
 reply_final(struct session *s, int code, const char *fmt, ...)
 {
-	char	text[512];
 	va_list	ap;
 
 	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
+	reply_vfinal(s, code, fmt, ap);
 	va_end(ap);
+}
+
+void
+reply_vfinal(struct session *s, int code, const char *fmt, va_list ap)
+{
+	char text[512];
+
+	vsnprintf(text, sizeof(text), fmt, ap);
 	/* bytes_out counts what is queued for the client. */
 	if (code == 0)
 		s->conn->bytes_out += (unsigned long long)evbuffer_add_printf(

@@ -6,6 +6,8 @@
 #ifndef BROKERD_REPLY_H
 #define BROKERD_REPLY_H
 
+#include <stdarg.h>
+
 #include <event2/buffer.h>
 
 #include "common/log.h"
@@ -14,6 +16,8 @@
 /* "OK text" for code 0, else "ERR code text" (counted and logged). */
 void	reply_final(struct session *, int code, const char *fmt, ...)
 	    LOG_PRINTF(3, 4);
+void	reply_vfinal(struct session *, int code, const char *fmt, va_list)
+	    LOG_PRINTF(3, 0);
 /* Frames all of buf as DATA (at most PROTO_MAX_FRAME each), draining it. */
 void	reply_data(struct session *, struct evbuffer *buf);
 /* Writes what the transport takes now; errors are the write callback's. */

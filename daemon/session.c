@@ -8,9 +8,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <strings.h>
 
 #include <event2/buffer.h>
@@ -74,19 +72,17 @@ read_stop(struct session *s, enum rmode m)
 static void
 session_fail(struct session *s, int code, const char *fmt, ...)
 {
-	char	text[256];
-	va_list	ap;
+	va_list ap;
 
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
 	if (s->child != NULL) {
 		child_abandon(s->child);
 		s->child = NULL;
 	}
 	splice_close(s);
 	evtimer_del(s->req_timer);
-	reply_final(s, code, "%s", text);
+	va_start(ap, fmt);
+	reply_vfinal(s, code, fmt, ap);
+	va_end(ap);
 	s->closing = 1;
 	s->input = INPUT_NONE;
 	read_stop(s, s->rmode);
@@ -352,8 +348,7 @@ session_read(short what, void *arg)
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EINTR)
 			return;
-		log_ctx(LOG_DEBUG, s->conn->ctx, "read: %s", strerror(errno));
-		conn_close(s->conn);
+		conn_broken(s->conn, "read");
 		return;
 	}
 	/*
@@ -390,8 +385,7 @@ session_write(short what, void *arg)
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EINTR)
 			return;
-		log_ctx(LOG_DEBUG, s->conn->ctx, "write: %s", strerror(errno));
-		conn_close(s->conn);
+		conn_broken(s->conn, "write");
 		return;
 	}
 	if (evbuffer_get_length(s->out) == 0) {

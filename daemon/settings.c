@@ -48,18 +48,6 @@ settings_error(struct loader *ld, const config_setting_t *s,
 	settings_add_error(ld, line);
 }
 
-void
-config_errors_free(struct config_errors *errs)
-{
-	size_t i;
-
-	for (i = 0; i < errs->n; i++)
-		free(errs->msg[i]);
-	free(errs->msg);
-	errs->msg = NULL;
-	errs->n = 0;
-}
-
 static const char *
 type_name(int type)
 {

@@ -6,10 +6,17 @@
 #ifndef BROKERD_SETTINGS_H
 #define BROKERD_SETTINGS_H
 
+#include <stddef.h>
+
 #include <libconfig.h>
 
 #include "common/log.h"
-#include "daemon/config.h"
+
+/* "file:line: message" lines, escaped. */
+struct config_errors {
+	char	**msg;
+	size_t	  n;
+};
 
 /* An error line, before escaping. */
 #define CONFIG_ERROR_MAX	512

@@ -167,9 +167,7 @@ read_line_exact(struct session *s, int sfd)
 		if (n < 0 && errno == EAGAIN)
 			return SPLICE_WAIT_SOCKET;
 		if (n < 0) {
-			log_ctx(LOG_DEBUG, s->conn->ctx, "read: %s",
-			    strerror(errno));
-			conn_close(s->conn);
+			conn_broken(s->conn, "read");
 			return SPLICE_GONE;
 		}
 		if (n == 0) {
@@ -274,9 +272,7 @@ splice_in(struct session *s)
 		if (errno == EINTR)
 			continue;
 		if (errno != EAGAIN) {
-			log_ctx(LOG_DEBUG, s->conn->ctx, "read: %s",
-			    strerror(errno));
-			conn_close(s->conn);
+			conn_broken(s->conn, "read");
 			return SPLICE_GONE;
 		}
 		/* The staging pipe is full, or the socket dry: tell apart. */
