@@ -7,14 +7,12 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,22 +23,34 @@
 
 #include "common/log.h"
 #include "daemon/brokerd.h"
-#include "daemon/command.h"
+#include "daemon/child.h"
+#include "daemon/conn.h"
 #include "daemon/control.h"
 #include "daemon/dfnative.h"
+#include "daemon/echo.h"
 #include "daemon/notify.h"
 #include "daemon/orphans.h"
 #include "daemon/pidfile.h"
 #include "daemon/pool.h"
 #include "daemon/reload.h"
+#include "daemon/resource.h"
 #include "daemon/server.h"
+#include "daemon/session.h"
+#include "daemon/splice.h"
+#include "daemon/verbs.h"
 #include "daemon/watch.h"
 
 /* Pending jobs beyond this get ERR 429 rather than unbounded memory. */
 #define POOL_QUEUE_MAX	256
 
 struct server	srv;
-struct stats	stats;
+
+/* What each kind of listen entry serves. */
+static const struct service *const services[SERVICE_N] = {
+	[SERVICE_ECHO] = &echo_service,
+	[SERVICE_BROKER] = &session_broker_service,
+	[SERVICE_CONTROL] = &session_control_service
+};
 
 static char		*pidfile;		/* absolute */
 static int		 ready_fd = -1;
@@ -222,7 +232,8 @@ drain_expire(evutil_socket_t fd, short what, void *arg)
 	drain_killed = 1;
 	children_signal(SIGTERM);
 	/* What ignores SIGTERM gets SIGKILL when the loop ends. */
-	evtimer_add(drain_deadline, &tv);
+	if (evtimer_add(drain_deadline, &tv) != 0)
+		event_base_loopbreak(srv.base);
 }
 WATCH_EVENT_CB(drain_expire_cb, drain_expire, NULL)
 
@@ -240,8 +251,13 @@ drain_begin(void)
 	conn_drain_all();
 	drain_tick = event_new(srv.base, -1, EV_PERSIST, drain_check_cb, NULL);
 	drain_deadline = evtimer_new(srv.base, drain_expire_cb, NULL);
-	event_add(drain_tick, &tick);
-	evtimer_add(drain_deadline, &dl);
+	if (drain_tick == NULL || drain_deadline == NULL ||
+	    event_add(drain_tick, &tick) != 0 ||
+	    evtimer_add(drain_deadline, &dl) != 0) {
+		/* Nothing could end the drain: end it now, as a 2nd signal. */
+		log_warnx("cannot time the drain; exiting now");
+		event_base_loopbreak(srv.base);
+	}
 }
 
 /*
@@ -283,119 +299,6 @@ check_config(const char *file)
 	return 0;
 }
 
-/* Debug mode: what was still open at shutdown, like ResourceWarning. */
-struct report {
-	int	n;
-};
-
-static void
-report_line(struct report *r, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-report_line(struct report *r, const char *fmt, ...)
-{
-	char	buf[512];
-	va_list	ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	log_notice("resource report: %s", buf);
-	r->n++;
-}
-
-static void
-report_child(pid_t pid, const char *name, long long age_ms, void *arg)
-{
-	report_line(arg, "child %s (pid %d) still running after %.3f s",
-	    name, (int)pid, (double)age_ms / 1000.0);
-}
-
-static void
-report_job(const struct pool_job *j, void *arg)
-{
-	report_line(arg, "pool job %s (%s) still %s", j->name, j->ctx,
-	    j->started_ns ? "running" : "queued");
-}
-
-static int
-report_event(const struct event_base *base, const struct event *ev,
-    void *arg)
-{
-	const char *name = watch_name((void (*)(void))event_get_callback(ev));
-
-	(void)base;
-	/* Not ours: libevent's own notification and signal events. */
-	if (name == NULL)
-		return 0;
-	report_line(arg, "%s %s (fd %d, events 0x%x) still registered",
-	    event_get_events(ev) & EV_SIGNAL ? "signal handler" :
-	    event_get_fd(ev) >= 0 ? "event" : "timer",
-	    name != NULL ? name : "(unknown callback)", (int)event_get_fd(ev),
-	    (unsigned)event_get_events(ev));
-	return 0;
-}
-
-/* fds inherited at start (not ours to report), below 1024. */
-static unsigned char inherited_fd[1024 / 8];
-
-static void
-fds_scan(void (*fn)(int fd, void *), void *arg)
-{
-	DIR		*d;
-	struct dirent	*de;
-	int		 fd;
-
-	if ((d = opendir("/proc/self/fd")) == NULL)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		fd = atoi(de->d_name);
-		/* 1024 and up: valgrind's own. */
-		if (de->d_name[0] != '.' && fd != dirfd(d) && fd < 1024)
-			fn(fd, arg);
-	}
-	closedir(d);
-}
-
-static void
-mark_inherited(int fd, void *arg)
-{
-	(void)arg;
-	inherited_fd[fd / 8] |= (unsigned char)(1 << (fd % 8));
-}
-
-static void
-report_fd(int fd, void *arg)
-{
-	char	path[64], target[256];
-	ssize_t	n;
-
-	if (fd <= 2 || (inherited_fd[fd / 8] & (1 << (fd % 8))))
-		return;
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	n = readlink(path, target, sizeof(target) - 1);
-	target[n > 0 ? n : 0] = '\0';
-	report_line(arg, "fd %d (%s) still open", fd, target);
-}
-
-static void
-report_fds(struct report *r)
-{
-	fds_scan(report_fd, r);
-}
-
-static void
-report_open(struct report *r)
-{
-	struct conn *c;
-
-	TAILQ_FOREACH(c, &srv.conns, entry)
-		report_line(r, "connection %s still open", c->ctx);
-	children_foreach(report_child, r);
-	pool_foreach_job(report_job, r);
-}
-
 /*
  * From the end of the loop to exit, termination signals stay blocked:
  * their events are freed below, and the default action would kill us
@@ -418,11 +321,9 @@ block_signals(void)
 static void
 shutdown_all(int report)
 {
-	struct report r = { 0 };
-
 	block_signals();
 	if (report && srv.base != NULL)
-		report_open(&r);
+		resource_report_open();
 	listen_free_all(&srv.listeners);
 	control_close();
 	conn_close_all();
@@ -447,7 +348,7 @@ shutdown_all(int report)
 		}
 	watch_flush();
 	if (report && srv.base != NULL)
-		event_base_foreach_event(srv.base, report_event, &r);
+		resource_report_events(srv.base);
 	if (srv.base != NULL)
 		event_base_free(srv.base);
 	srv.base = NULL;
@@ -455,11 +356,45 @@ shutdown_all(int report)
 	srv.cfg = NULL;
 	pidfile_remove();
 	libevent_global_shutdown();
-	if (report) {
-		report_fds(&r);
-		if (r.n == 0)
-			log_notice("resource report: no resources left open");
+	if (report)
+		resource_report_end();
+}
+
+/* STATS and the dump: the daemon's own part, first. */
+static void
+report_daemon(struct stats_out *out)
+{
+	struct listener	*l;
+	char		 key[64];
+	int		 n = 0;
+
+	stats_kv(out, "version", "%s", PACKAGE_VERSION);
+	stats_kv(out, "uptime_s", "%lld", (mono_ms() - srv.start_ms) / 1000);
+	stats_kv(out, "config_file", "%s", srv.config_file);
+	stats_kv(out, "config_generation", "%lu", srv.generation);
+	TAILQ_FOREACH(l, &srv.listeners, entry) {
+		snprintf(key, sizeof(key), "listener.%d", n++);
+		stats_kv(out, key, "%s %s", config_service_name(l->service),
+		    l->name);
 	}
+}
+
+/* The order of STATS and of the dump. */
+static const stats_section_fn report_sections[] = {
+	report_daemon, conn_report, children_report, stats_report_pool,
+	stats_report_counters, verbs_report, stats_report_errors,
+	stats_report_callbacks
+};
+
+/* systemd's STATUS= line. */
+static void
+status_text(char *buf, size_t size)
+{
+	snprintf(buf, size, "%u connections (%u echo, %u broker, %u "
+	    "control), generation %lu", conn_count(),
+	    conn_count_service(SERVICE_ECHO),
+	    conn_count_service(SERVICE_BROKER),
+	    conn_count_service(SERVICE_CONTROL), srv.generation);
 }
 
 static int	exit_status;
@@ -506,10 +441,85 @@ startup_done(int ok)
 		event_base_loopbreak(srv.base);
 		return;
 	}
-	notify_init(srv.base);
+	notify_init(srv.base, status_text);
 	notify_ready();
 	daemonize_finish();
 	log_setstartup(0);
+}
+
+/* Knobs for tests and benchmarks, from the environment. */
+static void
+read_env(void)
+{
+	const char *env;
+
+	/* For benchmarks: the cost of timing every callback. */
+	if (getenv("BROKERD_NO_WATCH") != NULL)
+		watch_enabled = 0;
+	/* Forces splice mode on or off (tests, benchmarks, tuning). */
+	if ((env = getenv("BROKERD_SPLICE")) != NULL) {
+		if (strcmp(env, "on") == 0)
+			splice_set_mode(1);
+		else if (strcmp(env, "off") == 0)
+			splice_set_mode(0);
+		else if (strcmp(env, "auto") != 0)
+			log_warnx("BROKERD_SPLICE=%s: expected on, off or "
+			    "auto; using auto", env);
+	}
+}
+
+/* Before the first fork and the first other libevent call. */
+static void
+prepare_process(void)
+{
+	if (srv.debug)
+		event_enable_debug_mode();
+	if (evthread_use_pthreads() != 0)
+		fatalx("evthread_use_pthreads failed");
+	signal(SIGPIPE, SIG_IGN);
+	/*
+	 * Streams churn through 64 KiB evbuffer chains; without this glibc
+	 * returns the heap top to the kernel and takes it back (brk) over
+	 * and over.  Bounded: at most this much free heap stays resident.
+	 */
+	mallopt(M_TRIM_THRESHOLD, 4 * 1024 * 1024);
+	mallopt(M_MMAP_THRESHOLD, 4 * 1024 * 1024);
+}
+
+/* The loop and the mechanisms on it; start-up, so failing is fatal. */
+static void
+start_loop(void)
+{
+	const char	*delay;
+	int		 n;
+
+	srv.start_ms = mono_ms();
+	stats_init(report_sections, sizeof(report_sections) /
+	    sizeof(report_sections[0]));
+	TAILQ_INIT(&srv.listeners);
+	if ((srv.base = event_base_new()) == NULL)
+		fatalx("cannot create the event loop");
+	log_info("brokerd %s starting, libevent %s (%s backend)",
+	    PACKAGE_VERSION, event_get_version(),
+	    event_base_get_method(srv.base));
+	/* What commands leave behind becomes ours to kill and reap. */
+	(void)orphans_init();
+	listen_init(srv.base, conn_accept, services);
+	control_init(conn_accept_local, &session_control_service);
+	child_init(srv.base);
+	dfnative_init(srv.base);
+	if (srv.debug && (delay = getenv("BROKERD_TEST_STATVFS_DELAY")) &&
+	    strchr(delay, ':') != NULL) {
+		char *mnt = xstrdup(delay), *colon = strrchr(mnt, ':');
+
+		*colon = '\0';
+		dfnative_set_test_delay(mnt, atoi(colon + 1));
+		free(mnt);
+	}
+	if (pool_init(srv.base, srv.cfg->workers, POOL_QUEUE_MAX) != 0)
+		fatalx("cannot start the worker pool");
+	if ((n = listen_adopt_init()) > 0)
+		log_info("socket activation: %d sockets passed", n);
 }
 
 int
@@ -517,7 +527,7 @@ brokerd_main(int argc, char *argv[])
 {
 	struct config_errors	 errs = { NULL, 0 };
 	const char		*file = SYSCONFDIR "/brokerd/brokerd.conf";
-	const char		*delay, *env, *pidarg = NULL;
+	const char		*pidarg = NULL;
 	int			 ch, test = 0, debug = 0, foreground = 0;
 	size_t			 i;
 
@@ -574,63 +584,12 @@ brokerd_main(int argc, char *argv[])
 	log_setlevel(srv.debug ? LOG_DEBUG : srv.cfg->log_level);
 	watch_set_threshold_ms(srv.cfg->slow_callback_ms);
 	/* The baseline for the fd report: inherited ones and syslog's. */
-	fds_scan(mark_inherited, NULL);
-	/* For benchmarks: the cost of timing every callback. */
-	if (getenv("BROKERD_NO_WATCH") != NULL)
-		watch_enabled = 0;
-	/* Forces splice mode on or off (tests, benchmarks, tuning). */
-	if ((env = getenv("BROKERD_SPLICE")) != NULL) {
-		if (strcmp(env, "on") == 0)
-			session_splice = 1;
-		else if (strcmp(env, "off") == 0)
-			session_splice = 0;
-		else if (strcmp(env, "auto") != 0)
-			log_warnx("BROKERD_SPLICE=%s: expected on, off or auto; "
-			    "using auto", env);
-	}
-
-	/* Both must come before any other libevent call. */
-	if (srv.debug)
-		event_enable_debug_mode();
-	if (evthread_use_pthreads() != 0)
-		fatalx("evthread_use_pthreads failed");
-	signal(SIGPIPE, SIG_IGN);
-	/*
-	 * Streams churn through 64 KiB evbuffer chains; without this glibc
-	 * returns the heap top to the kernel and takes it back (brk) over
-	 * and over.  Bounded: at most this much free heap stays resident.
-	 */
-	mallopt(M_TRIM_THRESHOLD, 4 * 1024 * 1024);
-	mallopt(M_MMAP_THRESHOLD, 4 * 1024 * 1024);
-
+	resource_baseline();
+	read_env();
+	prepare_process();
 	if (!foreground)
 		daemonize_start();
-	srv.start_ms = mono_ms();
-	TAILQ_INIT(&srv.listeners);
-	TAILQ_INIT(&srv.conns);
-	if ((srv.base = event_base_new()) == NULL)
-		fatalx("cannot create the event loop");
-	log_info("brokerd %s starting, libevent %s (%s backend)",
-	    PACKAGE_VERSION, event_get_version(),
-	    event_base_get_method(srv.base));
-	/* What commands leave behind becomes ours to kill and reap. */
-	(void)orphans_init();
-	listen_init(srv.base, conn_accept);
-	control_init(conn_accept_control);
-	child_init(srv.base);
-	dfnative_init(srv.base);
-	if (srv.debug && (delay = getenv("BROKERD_TEST_STATVFS_DELAY")) &&
-	    strchr(delay, ':') != NULL) {
-		char *mnt = xstrdup(delay), *colon = strrchr(mnt, ':');
-
-		*colon = '\0';
-		dfnative_set_test_delay(mnt, atoi(colon + 1));
-		free(mnt);
-	}
-	if (pool_init(srv.base, srv.cfg->workers, POOL_QUEUE_MAX) != 0)
-		fatalx("cannot start the worker pool");
-	if ((ch = listen_adopt_init()) > 0)
-		log_info("socket activation: %d sockets passed", ch);
+	start_loop();
 	reload_start_initial(srv.cfg, startup_done);
 	/* The pool's wakeup is never "added": do not exit on an empty loop. */
 	event_base_loop(srv.base, EVLOOP_NO_EXIT_ON_EMPTY);

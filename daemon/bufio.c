@@ -5,8 +5,6 @@
 
 #include <errno.h>
 
-#include <event2/bufferevent.h>
-
 #include "daemon/bufio.h"
 
 /*
@@ -29,9 +27,12 @@ bufio_read(struct evbuffer *buf, evutil_socket_t fd, size_t max)
 		nv = evbuffer_reserve_space(buf, (ev_ssize_t)step, v, 2);
 		if (nv <= 0)
 			break;
-		for (i = 0; i < nv; i++) {
+		/* The space reserved may be more than asked for. */
+		for (i = 0, left = step; i < nv; i++) {
 			iov[i].iov_base = v[i].iov_base;
-			iov[i].iov_len = v[i].iov_len;
+			iov[i].iov_len = v[i].iov_len < left ? v[i].iov_len :
+			    left;
+			left -= iov[i].iov_len;
 		}
 		do
 			n = readv(fd, iov, nv);
@@ -54,19 +55,4 @@ bufio_read(struct evbuffer *buf, evutil_socket_t fd, size_t max)
 			break;		/* drained for now */
 	}
 	return (ssize_t)total;
-}
-
-ssize_t
-bufio_read_bev(struct bufferevent *bev, size_t max)
-{
-	struct evbuffer	*in = bufferevent_get_input(bev);
-	ssize_t		 n;
-	int		 e;
-
-	evbuffer_unfreeze(in, 0);
-	n = bufio_read(in, bufferevent_getfd(bev), max);
-	e = errno;
-	evbuffer_freeze(in, 0);
-	errno = e;
-	return n;
 }

@@ -19,11 +19,4 @@
  */
 ssize_t	bufio_read(struct evbuffer *buf, evutil_socket_t fd, size_t max);
 
-struct bufferevent;
-/*
- * The same into a bufferevent's input, which libevent keeps frozen at
- * its end outside its own reads.
- */
-ssize_t	bufio_read_bev(struct bufferevent *, size_t max);
-
 #endif

@@ -5,25 +5,16 @@
 #include <sys/types.h>
 #include <stddef.h>
 
-enum service { SERVICE_ECHO, SERVICE_BROKER, SERVICE_CONTROL };
+#include "daemon/config_cmd.h"
+#include "daemon/settings.h"
+
+enum service_id { SERVICE_ECHO, SERVICE_BROKER, SERVICE_CONTROL, SERVICE_N };
 
 struct listen_spec {
-	enum service	 service;
+	enum service_id	 service;
 	char		*address;	/* "*" means every address */
 	int		 port;
 	int		 line;
-};
-
-enum cmd_output { OUTPUT_RAW, OUTPUT_DF };
-
-struct command_spec {
-	char		*name;
-	char	       **argv;		/* NULL-terminated */
-	int		 argc;
-	char		*path;		/* argv[0] resolved; NULL if not found */
-	int		 input;
-	enum cmd_output	 output;
-	int		 timeout_s;	/* 0: limits.command_timeout_s */
 };
 
 struct limits {
@@ -57,12 +48,6 @@ struct config {
 	size_t			 ncommands;
 };
 
-/* "file:line: message" lines. */
-struct config_errors {
-	char	**msg;
-	size_t	  n;
-};
-
 /* NULL on error, with every problem found appended to errs. */
 struct config	*config_load(const char *file, struct config_errors *errs);
 /* The same from text already in memory; name is used in messages. */
@@ -72,7 +57,7 @@ struct config	*config_ref(struct config *);
 void		 config_unref(struct config *);
 const struct command_spec *config_command(const struct config *,
 		    const char *name);
-const char	*config_service_name(enum service);
+const char	*config_service_name(enum service_id);
 void		 config_errors_free(struct config_errors *);
 
 #endif

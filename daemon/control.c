@@ -30,6 +30,7 @@
 #define SOCK_NAME	"s"	/* inside the private directory */
 
 static control_accept_fn	 accept_fn;
+static const struct service	*control_svc;
 static struct listener		*clev;
 static char			*cpath;
 static int			 cdirfd = -1;	/* cpath's directory */
@@ -40,9 +41,10 @@ static dev_t			 cdev;
 static ino_t			 cino;
 
 void
-control_init(control_accept_fn fn)
+control_init(control_accept_fn fn, const struct service *svc)
 {
 	accept_fn = fn;
+	control_svc = svc;
 }
 
 const char *
@@ -53,14 +55,13 @@ control_path(void)
 
 /* Called by the listener; timed there. */
 static void
-control_accept(enum service service, evutil_socket_t fd,
+control_accept(const struct service *svc, evutil_socket_t fd,
     const struct sockaddr *sa, int len)
 {
 	struct ucred	cred;
 	socklen_t	clen = sizeof(cred);
 	char		peer[64];
 
-	(void)service;
 	(void)sa;
 	(void)len;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) != 0) {
@@ -78,7 +79,7 @@ control_accept(enum service service, evutil_socket_t fd,
 		close(fd);
 		return;
 	}
-	accept_fn(fd, peer);
+	accept_fn(svc, fd, peer);
 }
 
 /* 1 if a daemon answers at path, 0 if not (stale or absent). */
@@ -254,8 +255,8 @@ open_socket(const struct config *cfg, char *err, size_t errlen)
 		close(dirfd);
 		return r != 0 ? r : -1;
 	}
-	if ((l = listen_wrap(fd, SERVICE_CONTROL, cfg->control_path,
-	    control_accept)) == NULL) {
+	if ((l = listen_wrap(fd, SERVICE_CONTROL, control_svc,
+	    cfg->control_path, control_accept)) == NULL) {
 		snprintf(err, errlen, "evconnlistener failed");
 		unlinkat(dirfd, name, 0);
 		close(fd);

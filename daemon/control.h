@@ -6,10 +6,14 @@
 
 #include "daemon/config.h"
 
-/* Peer names a control connection in logs: "control uid 0 pid 42". */
-typedef void (*control_accept_fn)(evutil_socket_t, const char *peer);
+struct service;
 
-void	control_init(control_accept_fn);
+/* Peer names a control connection in logs: "control uid 0 pid 42". */
+typedef void (*control_accept_fn)(const struct service *, evutil_socket_t,
+    const char *peer);
+
+/* Connections that pass the credentials check go to fn, for svc. */
+void	control_init(control_accept_fn fn, const struct service *svc);
 #define CONTROL_LIVE	(-2)
 
 /*

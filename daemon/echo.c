@@ -1,52 +1,36 @@
 /*
- * The echo service (RFC 862).  This is the hot path, so it skips the
- * bufferevent layer: one evbuffer per connection, read straight into it
- * with readv and written back with writev at once (most echoes never wait
- * for writability).  Reading pauses while more than ECHO_HIGH bytes wait
- * for a slow reader; after the client half-closes the rest is flushed and
- * the connection closed.
+ * The echo service (RFC 862).  This is the hot path: one evbuffer per
+ * connection, and most of the time not even that -- a read lands in a
+ * scratch buffer and is written straight back, and only what the peer
+ * cannot take now is kept.  Reading pauses while more than ECHO_HIGH
+ * bytes wait for a slow reader; after the client half-closes the rest is
+ * flushed and the connection closed.
  */
 #include "autoconf.h"
 
 #include <errno.h>
 #include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 
 #include <event2/buffer.h>
-#include <event2/event.h>
 
 #include "common/log.h"
-#include "daemon/bufio.h"
-#include "daemon/server.h"
+#include "daemon/echo.h"
 #include "daemon/watch.h"
+#include "daemon/xport.h"
 
 #define ECHO_HIGH	(64 * 1024)
 #define ECHO_LOW	(16 * 1024)
-#define ECHO_READ	(64 * 1024)	/* per readv; above libevent's 4 KiB */
+#define ECHO_READ	(64 * 1024)	/* per read; above libevent's 4 KiB */
 
 struct echo {
-	struct event		*rev, *wev;
 	struct evbuffer		*buf;	/* bytes the peer has not taken yet */
-	const struct timeval	*idle;	/* a libevent common timeout */
-	struct timeval		 idle_tv; /* if none could be had */
-	int			 idle_s;
 	int			 eof;	/* no more reading: EOF or draining */
 	int			 paused; /* reading stopped by backpressure */
-	int			 writing; /* wev is armed */
+	int			 writing; /* write interest is armed */
 };
 
 /* Loop thread only: where a read lands when nothing is pending. */
 static char scratch[ECHO_READ];
-
-static void
-echo_close_idle(struct conn *c)
-{
-	log_ctx(LOG_INFO, c->ctx, "idle for %d s, closing",
-	    ((struct echo *)c->svc)->idle_s);
-	stats.connections_idle_closed++;
-	conn_close(c);
-}
 
 static void
 echo_sent(struct conn *c, size_t n)
@@ -56,16 +40,20 @@ echo_sent(struct conn *c, size_t n)
 		log_ctx(LOG_DEBUG, c->ctx, "sent %zu bytes", n);
 }
 
-/* Arms or disarms writing and reading after the buffer changed. */
+/*
+ * Arms or disarms writing and reading after the buffer changed; -1 once
+ * the connection is closed.
+ */
 static int
 echo_settle(struct conn *c)
 {
-	struct echo	*e = c->svc;
+	struct echo	*e = c->state;
 	size_t		 left = evbuffer_get_length(e->buf);
+	int		 r = 0;
 
 	if (left == 0) {
 		if (e->writing) {
-			event_del(e->wev);
+			r = xport_want_write(c->xport, XPORT_OFF);
 			e->writing = 0;
 		}
 		if (e->eof) {
@@ -73,19 +61,24 @@ echo_settle(struct conn *c)
 			return -1;
 		}
 	} else if (!e->writing) {
-		event_add(e->wev, e->idle);
+		r = xport_want_write(c->xport, XPORT_ON);
 		e->writing = 1;
 	}
 	/*
 	 * Explicit backpressure: reading stops above the high mark and
 	 * resumes below the low one, so memory per connection is bounded.
 	 */
-	if (!e->eof && !e->paused && left > ECHO_HIGH) {
-		event_del(e->rev);
+	if (r == 0 && !e->eof && !e->paused && left > ECHO_HIGH) {
+		r = xport_want_read(c->xport, XPORT_OFF);
 		e->paused = 1;
-	} else if (!e->eof && e->paused && left <= ECHO_LOW) {
-		event_add(e->rev, e->idle);
+	} else if (r == 0 && !e->eof && e->paused && left <= ECHO_LOW) {
+		r = xport_want_read(c->xport, XPORT_ON);
 		e->paused = 0;
+	}
+	if (r != 0) {
+		log_ctx(LOG_ERR, c->ctx, "cannot watch the connection");
+		conn_close(c);
+		return -1;
 	}
 	return 0;
 }
@@ -94,14 +87,13 @@ echo_settle(struct conn *c)
 static int
 echo_flush(struct conn *c)
 {
-	struct echo	*e = c->svc;
-	int		 n;
+	struct echo	*e = c->state;
+	ssize_t		 n;
 
 	if (evbuffer_get_length(e->buf) > 0) {
-		n = evbuffer_write(e->buf, c->fd);
+		n = xport_write_buf(c->xport, e->buf, -1);
 		if (n < 0 && errno != EAGAIN && errno != EINTR) {
-			log_ctx(LOG_DEBUG, c->ctx, "write: %s", strerror(errno));
-			conn_close(c);
+			conn_broken(c, "write");
 			return -1;
 		}
 		if (n > 0)
@@ -110,39 +102,49 @@ echo_flush(struct conn *c)
 	return echo_settle(c);
 }
 
+/* The peer is done sending, or we are shutting down: flush, then close. */
 static void
-echo_on_read(evutil_socket_t fd, short what, void *arg)
+echo_stop_reading(struct conn *c)
+{
+	struct echo *e = c->state;
+
+	e->eof = 1;
+	(void)xport_want_read(c->xport, XPORT_OFF);	/* a delete */
+	echo_flush(c);
+}
+
+static void
+echo_close_idle(struct conn *c)
+{
+	log_ctx(LOG_INFO, c->ctx, "idle for %d s, closing", c->idle_s);
+	stats_inc(STAT_connections_idle_closed);
+	conn_close(c);
+}
+
+static void
+echo_on_read(short what, void *arg)
 {
 	struct conn	*c = arg;
-	struct echo	*e = c->svc;
+	struct echo	*e = c->state;
 	ssize_t		 n, w;
 
-	if (what & EV_TIMEOUT) {
+	if (what & XPORT_TIMEOUT) {
 		echo_close_idle(c);
 		return;
 	}
-	if (evbuffer_get_length(e->buf) > 0) {
-		/* Bytes are waiting: append, so the order is kept. */
-		n = bufio_read(e->buf, fd, ECHO_READ);
-	} else {
-		/*
-		 * The common case: read into scratch and write it straight
-		 * back; only what the peer cannot take now is buffered.
-		 */
-		n = read(fd, scratch, sizeof(scratch));
-	}
+	/* Bytes are waiting: append, so the order is kept. */
+	if (evbuffer_get_length(e->buf) > 0)
+		n = xport_read_buf(c->xport, e->buf, ECHO_READ);
+	else
+		n = xport_read(c->xport, scratch, sizeof(scratch));
 	if (n < 0) {
-		if (errno == EAGAIN || errno == EINTR)
-			return;
-		log_ctx(LOG_DEBUG, c->ctx, "read: %s", strerror(errno));
-		conn_close(c);
+		if (errno != EAGAIN && errno != EINTR)
+			conn_broken(c, "read");
 		return;
 	}
 	if (n == 0) {
 		/* Half-close: flush what is left, then close. */
-		e->eof = 1;
-		event_del(e->rev);
-		echo_flush(c);
+		echo_stop_reading(c);
 		return;
 	}
 	c->bytes_in += (unsigned long long)n;
@@ -152,11 +154,11 @@ echo_on_read(evutil_socket_t fd, short what, void *arg)
 		echo_flush(c);
 		return;
 	}
-	w = write(fd, scratch, (size_t)n);
+	/* The common case: straight back; only the rest is buffered. */
+	w = xport_write(c->xport, scratch, (size_t)n);
 	if (w < 0) {
 		if (errno != EAGAIN && errno != EINTR) {
-			log_ctx(LOG_DEBUG, c->ctx, "write: %s", strerror(errno));
-			conn_close(c);
+			conn_broken(c, "write");
 			return;
 		}
 		w = 0;
@@ -168,79 +170,65 @@ echo_on_read(evutil_socket_t fd, short what, void *arg)
 		echo_settle(c);
 	}
 }
-WATCH_EVENT_CB(echo_read_cb, echo_on_read, conn_ctx)
+WATCH_XPORT_CB(echo_read_cb, echo_on_read, conn_ctx)
 
 static void
-echo_on_write(evutil_socket_t fd, short what, void *arg)
+echo_on_write(short what, void *arg)
 {
 	struct conn *c = arg;
 
-	(void)fd;
-	if (what & EV_TIMEOUT) {
+	if (what & XPORT_TIMEOUT) {
 		/* Nothing left our buffer for idle_timeout_s. */
 		echo_close_idle(c);
 		return;
 	}
 	echo_flush(c);
 }
-WATCH_EVENT_CB(echo_write_cb, echo_on_write, conn_ctx)
+WATCH_XPORT_CB(echo_write_cb, echo_on_write, conn_ctx)
+
+static const struct xport_cbs echo_cbs = { echo_read_cb, echo_write_cb };
 
 /* Shutdown: stop reading, give back what was received, then close. */
 static void
 echo_drain(struct conn *c)
 {
-	struct echo *e = c->svc;
+	struct echo *e = c->state;
 
-	if (e->eof)
-		return;
-	e->eof = 1;
-	event_del(e->rev);
-	echo_flush(c);
+	if (!e->eof)
+		echo_stop_reading(c);
 }
 
 static int
 echo_busy(struct conn *c)
 {
-	return evbuffer_get_length(((struct echo *)c->svc)->buf) > 0;
+	return evbuffer_get_length(((struct echo *)c->state)->buf) > 0;
 }
 
 static void
 echo_free(struct conn *c)
 {
-	struct echo *e = c->svc;
+	struct echo *e = c->state;
 
-	event_free(e->rev);
-	event_free(e->wev);
-	evbuffer_free(e->buf);
+	if (e->buf != NULL)
+		evbuffer_free(e->buf);
 	free(e);
-	c->svc = NULL;
+	c->state = NULL;
 }
 
-void
+static int
 echo_start(struct conn *c)
 {
-	struct echo	*e = xcalloc(1, sizeof(*e));
-	struct timeval	 tv = { srv.cfg->limits.idle_timeout_s, 0 };
+	struct echo *e = xcalloc(1, sizeof(*e));
 
-	/*
-	 * A common timeout: re-arming it on every read is a queue append,
-	 * not a heap operation.  libevent reuses one per duration.
-	 */
-	e->idle_tv = tv;
-	e->idle = event_base_init_common_timeout(srv.base, &tv);
-	if (e->idle == NULL)
-		e->idle = &e->idle_tv;
-	e->idle_s = (int)tv.tv_sec;
-	e->buf = evbuffer_new();
-	e->rev = event_new(srv.base, c->fd, EV_READ | EV_PERSIST, echo_read_cb,
-	    c);
-	e->wev = event_new(srv.base, c->fd, EV_WRITE | EV_PERSIST,
-	    echo_write_cb, c);
-	if (e->buf == NULL || e->rev == NULL || e->wev == NULL)
-		fatalx("out of memory for an echo connection");
-	c->svc = e;
-	c->svc_free = echo_free;
-	c->svc_drain = echo_drain;
-	c->svc_busy = echo_busy;
-	event_add(e->rev, e->idle);
+	c->state = e;
+	if ((e->buf = evbuffer_new()) == NULL) {
+		echo_free(c);
+		return -1;
+	}
+	xport_setcb(c->xport, &echo_cbs, c);
+	return xport_want_read(c->xport, XPORT_ON);
 }
+
+const struct service echo_service = {
+	SERVICE_ECHO, echo_start, echo_drain, echo_busy, echo_free
+};

@@ -28,16 +28,19 @@
 
 static struct event_base	*lbase;
 static listen_accept_fn		 accept_fn;
+static const struct service *const *services;
 static LIST_HEAD(, listener)	 all_listeners =
     LIST_HEAD_INITIALIZER(all_listeners);
 static long long		 last_emfile_log_ms = -EMFILE_LOG_S * 1000LL;
 static unsigned long long	 emfile_suppressed;
 
 void
-listen_init(struct event_base *base, listen_accept_fn fn)
+listen_init(struct event_base *base, listen_accept_fn fn,
+    const struct service *const *svcs)
 {
 	lbase = base;
 	accept_fn = fn;
+	services = svcs;
 }
 
 static const char *
@@ -53,9 +56,24 @@ listener_accept(struct evconnlistener *lev, evutil_socket_t fd,
 	struct listener *l = arg;
 
 	(void)lev;
-	l->accept(l->service, fd, sa, len);
+	l->accept(l->svc, fd, sa, len);
 }
 WATCH_LISTENER_CB(listener_accept_cb, listener_accept, listener_ctx)
+
+/* Accepting again; if the loop cannot, again after the backoff. */
+static void
+listener_unpause(struct listener *l)
+{
+	struct timeval tv = { 0, BACKOFF_MS * 1000 };
+
+	l->paused = 0;
+	evtimer_del(l->backoff);
+	if (evconnlistener_enable(l->lev) == 0)
+		return;
+	l->paused = 1;
+	if (evtimer_add(l->backoff, &tv) != 0)
+		log_warnx("cannot resume accepting on %s", l->name);
+}
 
 static void
 listener_backoff(evutil_socket_t fd, short what, void *arg)
@@ -64,10 +82,8 @@ listener_backoff(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (l->paused) {
-		l->paused = 0;
-		evconnlistener_enable(l->lev);
-	}
+	if (l->paused)
+		listener_unpause(l);
 }
 WATCH_EVENT_CB(listener_backoff_cb, listener_backoff, listener_ctx)
 
@@ -85,10 +101,11 @@ listener_error(struct evconnlistener *lev, void *arg)
 	 * a level-triggered epoll an EMFILE would then spin the loop.  Pause
 	 * and retry after a short backoff or when a connection closes.
 	 */
-	stats.accept_errors++;
+	stats_inc(STAT_accept_errors);
 	l->paused = 1;
 	evconnlistener_disable(l->lev);
-	evtimer_add(l->backoff, &tv);
+	/* Without the timer a closing connection resumes it (listen_resume). */
+	(void)evtimer_add(l->backoff, &tv);
 	if (now - last_emfile_log_ms >= EMFILE_LOG_S * 1000LL) {
 		if (emfile_suppressed > 0)
 			log_warnx("accept on %s: %s; pausing accepts for "
@@ -124,12 +141,13 @@ listener_attach(struct listener *l, evutil_socket_t fd, unsigned flags)
 }
 
 struct listener *
-listen_wrap(evutil_socket_t fd, enum service service, const char *name,
-    listen_accept_fn fn)
+listen_wrap(evutil_socket_t fd, enum service_id service,
+    const struct service *svc, const char *name, listen_accept_fn fn)
 {
 	struct listener *l = xcalloc(1, sizeof(*l));
 
 	l->service = service;
+	l->svc = svc;
 	l->address = xstrdup(name);
 	l->accept = fn;
 	str_escape(l->name, sizeof(l->name), name, strlen(name), 200);
@@ -261,8 +279,8 @@ is_loopback(const struct sockaddr *sa)
 		return (ntohl(((const struct sockaddr_in *)(const void *)sa)->
 		    sin_addr.s_addr) >> 24) == 127;
 	if (sa->sa_family == AF_INET6)
-		return IN6_IS_ADDR_LOOPBACK(
-		    &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr);
+		return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)
+		    (const void *)sa)->sin6_addr);
 	return 0;
 }
 
@@ -349,6 +367,7 @@ listen_bind(const struct listen_spec *spec, const struct listen_addrs *addrs,
 			goto fail;
 		l = xcalloc(1, sizeof(*l));
 		l->service = spec->service;
+		l->svc = services[spec->service];
 		l->address = xstrdup(spec->address);
 		l->port = spec->port;
 		l->adopted = adopted;
@@ -398,6 +417,68 @@ listen_enable(struct listener_list *list)
 	}
 }
 
+static int
+same_spec(const struct listener *l, const struct listen_spec *s)
+{
+	return l->service == s->service && l->port == s->port &&
+	    strcmp(l->address, s->address) == 0;
+}
+
+int
+listen_reconcile_bind(struct listener_list *cur, const struct config *cfg,
+    const struct listen_addrs *addrs, struct listener_list *fresh,
+    char *err, size_t errlen)
+{
+	struct listener	*l;
+	char		 why[256];
+	size_t		 i;
+	int		 found;
+
+	TAILQ_FOREACH(l, cur, entry)
+		l->keep = 0;
+	for (i = 0; i < cfg->nlisten; i++) {
+		found = 0;
+		TAILQ_FOREACH(l, cur, entry)
+			if (same_spec(l, &cfg->listen[i])) {
+				l->keep = 1;
+				found = 1;
+			}
+		if (found)
+			continue;
+		if (listen_bind(&cfg->listen[i], &addrs[i], fresh, why,
+		    sizeof(why)) != 0) {
+			snprintf(err, errlen, "%s:%d: %s", cfg->file,
+			    cfg->listen[i].line, why);
+			listen_free_all(fresh);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void
+listen_reconcile_commit(struct listener_list *cur,
+    struct listener_list *fresh, int enable)
+{
+	struct listener *l, *tmp;
+
+	for (l = TAILQ_FIRST(cur); l != NULL; l = tmp) {
+		tmp = TAILQ_NEXT(l, entry);
+		if (!l->keep) {
+			log_info("closing listener %s (%s)", l->name,
+			    config_service_name(l->service));
+			TAILQ_REMOVE(cur, l, entry);
+			listen_free(l);
+		}
+	}
+	if (enable)
+		listen_enable(fresh);
+	while ((l = TAILQ_FIRST(fresh)) != NULL) {
+		TAILQ_REMOVE(fresh, l, entry);
+		TAILQ_INSERT_TAIL(cur, l, entry);
+	}
+}
+
 void
 listen_free(struct listener *l)
 {
@@ -425,9 +506,6 @@ listen_resume(void)
 	struct listener *l;
 
 	LIST_FOREACH(l, &all_listeners, all)
-		if (l->paused) {
-			l->paused = 0;
-			evtimer_del(l->backoff);
-			evconnlistener_enable(l->lev);
-		}
+		if (l->paused)
+			listener_unpause(l);
 }

@@ -14,7 +14,10 @@
 #include "common/util.h"
 #include "daemon/config.h"
 
-typedef void (*listen_accept_fn)(enum service, evutil_socket_t,
+/* What a listener serves: opaque here, handed to its accept function. */
+struct service;
+
+typedef void (*listen_accept_fn)(const struct service *, evutil_socket_t,
     const struct sockaddr *, int);
 
 #define LISTEN_NAMELEN	256
@@ -22,7 +25,8 @@ typedef void (*listen_accept_fn)(enum service, evutil_socket_t,
 struct listener {
 	TAILQ_ENTRY(listener)	 entry;
 	LIST_ENTRY(listener)	 all;		/* every open listener */
-	enum service		 service;
+	enum service_id		 service;
+	const struct service	*svc;		/* handed to accept */
 	char			*address;	/* as configured */
 	int			 port;		/* as configured */
 	char			 name[LISTEN_NAMELEN]; /* as bound, escaped */
@@ -31,7 +35,7 @@ struct listener {
 	struct event		*backoff;
 	int			 paused;
 	int			 adopted;	/* passed by systemd */
-	int			 keep;		/* reconcile scratch */
+	int			 keep;		/* listen_reconcile_*() only */
 };
 TAILQ_HEAD(listener_list, listener);
 
@@ -42,7 +46,12 @@ struct listen_addrs {
 	size_t			 n;
 };
 
-void	listen_init(struct event_base *, listen_accept_fn);
+/*
+ * Connections go to fn with the service of their listener: services[id]
+ * for a listen entry of service id (SERVICE_N entries).
+ */
+void	listen_init(struct event_base *, listen_accept_fn fn,
+	    const struct service *const *services);
 /* getaddrinfo for spec; blocking and thread-safe: run it in the pool. */
 int	listen_resolve(const struct listen_spec *, struct listen_addrs *,
 	    char *err, size_t errlen);
@@ -61,12 +70,26 @@ void	listen_adopt_finish(void);
 /* Enables and logs "listening on ..." for each. */
 void	listen_enable(struct listener_list *);
 /*
+ * A reload in two steps.  First the entries of cfg that cur lacks are
+ * bound into fresh (disabled; addrs[i] are cfg->listen[i]'s addresses);
+ * on failure nothing changes and err says "file:line: why".  Then, if
+ * the reload goes on, commit closes the listeners of cur that cfg no
+ * longer has and moves fresh into cur, enabling them if asked; if not,
+ * listen_free_all(fresh).  Kept listeners are never closed, so no
+ * connection is refused.
+ */
+int	listen_reconcile_bind(struct listener_list *cur,
+	    const struct config *cfg, const struct listen_addrs *addrs,
+	    struct listener_list *fresh, char *err, size_t errlen);
+void	listen_reconcile_commit(struct listener_list *cur,
+	    struct listener_list *fresh, int enable);
+/*
  * Takes fd, a socket already listening, as an enabled listener whose
  * connections go to fn rather than to listen_init's; name is escaped.
  * NULL if libevent cannot take it (fd is then still the caller's).
  */
-struct listener *listen_wrap(evutil_socket_t fd, enum service,
-	    const char *name, listen_accept_fn fn);
+struct listener *listen_wrap(evutil_socket_t fd, enum service_id,
+	    const struct service *, const char *name, listen_accept_fn fn);
 void	listen_free(struct listener *);
 void	listen_free_all(struct listener_list *);
 /* A connection closed: give every paused listener another chance now. */

@@ -5,25 +5,36 @@ daemon_libbrokerd_a_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) \
 daemon_libbrokerd_a_SOURCES = \
 	daemon/brokerd.c daemon/brokerd.h \
 	daemon/bufio.c daemon/bufio.h \
-	daemon/command.c daemon/command.h \
+	daemon/child.c daemon/child.h \
+	daemon/child_spawn.c \
 	daemon/dfparse.c daemon/dfparse.h \
 	daemon/config.c daemon/config.h \
-	daemon/conn.c \
+	daemon/config_cmd.c daemon/config_cmd.h \
+	daemon/admit.c daemon/admit.h \
+	daemon/conn.c daemon/conn.h \
 	daemon/control.c daemon/control.h \
 	daemon/dfgnu.c daemon/dfgnu.h \
 	daemon/dfnative.c daemon/dfnative.h \
-	daemon/echo.c \
+	daemon/echo.c daemon/echo.h \
 	daemon/listen.c daemon/listen.h \
 	daemon/notify.c daemon/notify.h \
 	daemon/orphans.c daemon/orphans.h \
 	daemon/pidfile.c daemon/pidfile.h \
 	daemon/pool.c daemon/pool.h \
 	daemon/reload.c daemon/reload.h \
+	daemon/resource.c daemon/resource.h \
 	daemon/safepath.c daemon/safepath.h \
 	daemon/server.h \
-	daemon/session.c \
+	daemon/settings.c daemon/settings.h \
+	daemon/render.c daemon/render.h \
+	daemon/reply.c daemon/reply.h \
+	daemon/session.c daemon/session.h daemon/session_int.h \
+	daemon/session_child.c daemon/session_child.h \
+	daemon/splice.c daemon/splice.h \
 	daemon/stats.c daemon/stats.h \
-	daemon/watch.c daemon/watch.h
+	daemon/verbs.c daemon/verbs.h \
+	daemon/watch.c daemon/watch.h \
+	daemon/xport.h daemon/xport_plain.c
 
 BROKERD_LIBS = daemon/libbrokerd.a common/libcommon.a \
 	$(LIBEVENT_PTHREADS_LIBS) $(LIBEVENT_LIBS) $(LIBCONFIG_LIBS) \

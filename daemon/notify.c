@@ -12,8 +12,9 @@
 
 #include "common/log.h"
 #include "daemon/notify.h"
-#include "daemon/server.h"
 #include "daemon/watch.h"
+
+static notify_status_fn	status_fn;
 
 #ifdef HAVE_LIBSYSTEMD
 static struct event *watchdog;
@@ -39,20 +40,25 @@ notify_send(const char *msg)
 #endif
 
 void
-notify_init(struct event_base *base)
+notify_init(struct event_base *base, notify_status_fn fn)
 {
 #ifdef HAVE_LIBSYSTEMD
 	uint64_t	usec;
 	struct timeval	tv;
+#endif
 
+	status_fn = fn;
+#ifdef HAVE_LIBSYSTEMD
 	if (sd_watchdog_enabled(0, &usec) <= 0)
 		return;
 	/* Ping at half the interval, from the loop: a stuck loop is caught. */
 	usec /= 2;
 	tv.tv_sec = (time_t)(usec / 1000000);
 	tv.tv_usec = (suseconds_t)(usec % 1000000);
-	watchdog = event_new(base, -1, EV_PERSIST, watchdog_cb, NULL);
-	event_add(watchdog, &tv);
+	/* Start-up: without the pings systemd would kill us later anyway. */
+	if ((watchdog = event_new(base, -1, EV_PERSIST, watchdog_cb,
+	    NULL)) == NULL || event_add(watchdog, &tv) != 0)
+		fatalx("cannot start the systemd watchdog timer");
 	log_info("systemd watchdog: pinging every %.3f s", (double)usec / 1e6);
 #else
 	(void)base;
@@ -97,10 +103,10 @@ notify_status(void)
 #ifdef HAVE_LIBSYSTEMD
 	char msg[160];
 
-	snprintf(msg, sizeof(msg), "STATUS=%u connections (%u echo, %u "
-	    "broker, %u control), generation %lu", srv.nconns,
-	    srv.nconns_svc[SERVICE_ECHO], srv.nconns_svc[SERVICE_BROKER],
-	    srv.nconns_svc[SERVICE_CONTROL], srv.generation);
+	if (status_fn == NULL)
+		return;
+	memcpy(msg, "STATUS=", 7);
+	status_fn(msg + 7, sizeof(msg) - 7);
 	sd_notify(0, msg);
 #endif
 }

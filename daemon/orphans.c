@@ -127,7 +127,7 @@ static void
 orphan_kill(struct orphan *o)
 {
 	o->killed = 1;
-	stats.orphans_killed++;
+	stats_inc(STAT_orphans_killed);
 	log_notice("killing pid %d, left behind by a command that ended",
 	    (int)o->pid);
 	/* Unreaped, it keeps its pid and group: neither can be recycled. */

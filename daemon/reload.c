@@ -14,6 +14,7 @@
 #include "daemon/pool.h"
 #include "daemon/reload.h"
 #include "daemon/server.h"
+#include "daemon/stats.h"
 #include "daemon/watch.h"
 
 TAILQ_HEAD(waiter_list, reload_waiter);
@@ -97,67 +98,27 @@ job_free(struct reload_job *rj, int keep_cfg)
 	free(rj);
 }
 
-static int
-same_spec(const struct listener *l, const struct listen_spec *s)
-{
-	return l->service == s->service && l->port == s->port &&
-	    strcmp(l->address, s->address) == 0;
-}
-
 /*
- * Binds what is new, then (only if everything worked) closes what is
- * gone.  Kept listeners are never closed, so no connection is refused.
+ * Binds what is new, then (only if the control socket also follows)
+ * closes what is gone.
  */
 static int
 apply_listeners(struct reload_job *rj, char *err, size_t errlen)
 {
 	struct listener_list	 fresh = TAILQ_HEAD_INITIALIZER(fresh);
-	struct listener		*l, *tmp;
 	const struct config	*cfg = rj->cfg;
 	char			 why[256];
-	size_t			 i;
-	int			 found;
 
-	TAILQ_FOREACH(l, &srv.listeners, entry)
-		l->keep = 0;
-	for (i = 0; i < cfg->nlisten; i++) {
-		found = 0;
-		TAILQ_FOREACH(l, &srv.listeners, entry)
-			if (same_spec(l, &cfg->listen[i])) {
-				l->keep = 1;
-				found = 1;
-			}
-		if (found)
-			continue;
-		if (listen_bind(&cfg->listen[i], &rj->addrs[i], &fresh, why,
-		    sizeof(why)) != 0) {
-			snprintf(err, errlen, "%s:%d: %s", cfg->file,
-			    cfg->listen[i].line, why);
-			listen_free_all(&fresh);
-			return -1;
-		}
-	}
+	if (listen_reconcile_bind(&srv.listeners, cfg, rj->addrs, &fresh, err,
+	    errlen) != 0)
+		return -1;
 	if (!rj->initial && control_reconcile(cfg, why, sizeof(why)) != 0) {
 		snprintf(err, errlen, "%s: control socket: %s", cfg->file, why);
 		listen_free_all(&fresh);
 		return -1;
 	}
-	for (l = TAILQ_FIRST(&srv.listeners); l != NULL; l = tmp) {
-		tmp = TAILQ_NEXT(l, entry);
-		if (!l->keep) {
-			log_info("closing listener %s (%s)", l->name,
-			    config_service_name(l->service));
-			TAILQ_REMOVE(&srv.listeners, l, entry);
-			listen_free(l);
-		}
-	}
 	/* At start-up the caller enables everything once it is ready. */
-	if (!rj->initial)
-		listen_enable(&fresh);
-	while ((l = TAILQ_FIRST(&fresh)) != NULL) {
-		TAILQ_REMOVE(&fresh, l, entry);
-		TAILQ_INSERT_TAIL(&srv.listeners, l, entry);
-	}
+	listen_reconcile_commit(&srv.listeners, &fresh, !rj->initial);
 	return 0;
 }
 
@@ -222,7 +183,8 @@ refuse_waiters(void)
 		return;
 	}
 	TAILQ_CONCAT(&refused, &current, entry);
-	evtimer_add(refused_ev, &tv);
+	if (evtimer_add(refused_ev, &tv) != 0)
+		refused_answer(-1, 0, NULL);	/* now, as above */
 }
 
 void
@@ -296,11 +258,11 @@ reload_done(struct pool_job *pj)
 		config_unref(old);
 		apply_settings(srv.cfg);
 		srv.generation++;
-		stats.reloads_ok++;
+		stats_inc(STAT_reloads_ok);
 		log_notice("reloaded configuration (generation %lu)",
 		    srv.generation);
 	} else {
-		stats.reloads_failed++;
+		stats_inc(STAT_reloads_failed);
 		log_err("reload failed; still serving generation %lu",
 		    srv.generation);
 	}
@@ -329,7 +291,7 @@ submit(struct reload_job *rj)
 		log_err("reload of %s: the worker queue is full", rj->file);
 		running = 0;
 		if (!rj->initial) {
-			stats.reloads_failed++;
+			stats_inc(STAT_reloads_failed);
 			notify_ready();
 			refuse_waiters();
 		}

@@ -160,7 +160,7 @@ safepath_dir_open(const char *dir, int create, char *err, size_t errlen)
 				break;
 			}
 			p = todo;
-			/* A relative target goes on from the link's directory. */
+			/* A relative target goes on from the link's dir. */
 			path[plen] = '\0';
 			if (target[0] == '/') {
 				close(cur);
@@ -192,7 +192,8 @@ safepath_tmpname(char *buf, size_t size, const char *prefix)
 	char			 tail[sizeof(rnd) + 1];
 	size_t			 i;
 
-	if (getrandom(rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t)sizeof(rnd)) {
+	if (getrandom(rnd, sizeof(rnd), GRND_NONBLOCK) !=
+	    (ssize_t)sizeof(rnd)) {
 		/* Early boot: unguessable enough, and O_EXCL still holds. */
 		unsigned long x = (unsigned long)mono_ns() ^
 		    ((unsigned long)getpid() << 16) ^ (unsigned long)time(NULL);

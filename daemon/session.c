@@ -1,95 +1,38 @@
 /*
- * The broker protocol, server side: request lines in, replies out in
- * order, commands wired between the client and a child with backpressure
- * both ways.  See brokerd-protocol(7).
+ * The broker protocol, server side: the request loop.  Request lines in,
+ * replies out in order; input taken only while it can be used, so both
+ * directions have backpressure; the idle and request timeouts.  See
+ * session_int.h for the files that do the rest, and brokerd-protocol(7).
  */
 #include "autoconf.h"
 
-#include <sys/socket.h>
-#include <sys/wait.h>
-
-#include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <sched.h>
 #include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 
 #include "common/log.h"
 #include "common/proto.h"
-#include "daemon/bufio.h"
-#include "daemon/command.h"
+#include "daemon/child.h"
 #include "daemon/dfnative.h"
-#include "daemon/dfparse.h"
 #include "daemon/reload.h"
+#include "daemon/reply.h"
 #include "daemon/server.h"
+#include "daemon/session.h"
+#include "daemon/session_int.h"
+#include "daemon/splice.h"
+#include "daemon/verbs.h"
 #include "daemon/watch.h"
+#include "daemon/xport.h"
 
-/*
- * What a connection holds (brokerd(8), "Memory per connection"): CONN_MAX
- * of unparsed input and pending output together, plus one 4 KiB read and
- * the last reply; max_clients times that must fit the unit's MemoryMax.
- * Requests are taken while less than OUT_HIGH is pending, input is read
- * up to IN_MAX, and a command's output up to CONN_MAX, which streams
- * measurably faster than OUT_HIGH would.  A running command's input
- * (CHILD_STDIN_HIGH) and df output (DF_MAX) come on top, at most
- * limits.max_children times.
- */
-#define CONN_MAX	(128 * 1024)
-#define OUT_HIGH	(64 * 1024)
-#define OUT_LOW		(32 * 1024)
-#define IN_MAX		(64 * 1024)	/* unparsed input while busy */
-#define COPY_MAX	(16 * 1024)	/* replies copied, not moved */
-#define DF_MAX		(1024 * 1024)	/* df output we are willing to parse */
-#define SLEEP_MAX_MS	10000
-#define READ_MORE	(256 * 1024)	/* per read callback, beyond 4 KiB */
-#define LIBEVENT_READ	4096		/* a full read of libevent's: more? */
-#define SPLICE_PIPE_SIZE (256 * 1024)	/* staging and stdin pipes, spliced */
-#define STAGE_BATCH	(256 * 1024)	/* staged at most, then passed on */
-
-enum input { INPUT_NONE, INPUT_FORWARD, INPUT_DISCARD };
-
-/* What session_splice_in() did. */
-enum { SPLICE_NO, SPLICE_WAIT, SPLICE_AGAIN, SPLICE_GONE };
-
-int	session_splice = -1;		/* -1: decide per request */
-
-struct session {
-	struct conn		*conn;
-	struct proto_parser	 parser;
-	struct event		*req_timer;
-	struct config		*cfg;	/* held while a command runs */
-	const struct command_spec *cmd;
-	struct child		*child;
-	struct evbuffer		*dfout;
-	size_t			 dfdropped;
-	struct dfn_req		*dfn;		/* DF --native in flight */
-	struct reload_waiter	 reload;	/* RELOAD in flight */
-	enum input		 input;
-	size_t			 inlen;	/* input left after processing */
-	/* Splice mode (see splice_wanted()) for the running command. */
-	int			 splice;
-	struct event		*rev;	/* socket readable: input splice */
-	int			 stage[2];	/* staging pipe for input */
-	size_t			 staged;	/* bytes in it */
-	int			 stage_end;	/* END came: close stdin after */
-	struct evbuffer		*rbuf;	/* child output */
-	struct evbuffer		*fbuf;	/* framed, on its way to the socket */
-	int			 idle_s;
-	int			 running;
-	int			 eof;
-	int			 closing;
-};
+#define FIRST_READ	4096		/* read when readable; full: more? */
+#define WRITE_MAX	(256 * 1024)	/* per write callback */
 
 static void	session_process(struct session *);
-static void	stage_close(struct session *);
+static void	session_fail(struct session *, int, const char *, ...)
+		    LOG_PRINTF(3, 4);
 
 static const char *
 session_ctx(void *arg)
@@ -97,495 +40,57 @@ session_ctx(void *arg)
 	return ((struct session *)arg)->conn->ctx;
 }
 
-static void LOG_PRINTF(3, 4)
-session_final(struct session *s, int code, const char *fmt, ...)
-{
-	struct evbuffer	*out = bufferevent_get_output(s->conn->bev);
-	char		 text[512];
-	va_list		 ap;
-
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
-	/* bytes_out counts what is queued for the client. */
-	if (code == 0)
-		s->conn->bytes_out += (unsigned long long)evbuffer_add_printf(
-		    out, text[0] ? "OK %s\n" : "OK\n", text);
-	else {
-		stats_count_error(code);
-		s->conn->bytes_out += (unsigned long long)evbuffer_add_printf(
-		    out, "ERR %d %s\n", code, text);
-		log_ctx(code >= 500 ? LOG_WARNING : LOG_INFO, s->conn->ctx,
-		    "ERR %d %s", code, text);
-	}
-}
-
 /*
- * Frames the whole of buf as DATA (at most PROTO_MAX_FRAME each).  Small
- * replies are copied: moving their chains would queue the slack of many
- * small chains, which a client that does not read keeps.
+ * Who reads the socket from now on.  -1 if the loop cannot watch it: the
+ * request is failed, and the caller must stop.
  */
-static void
-session_data_to(struct session *s, struct evbuffer *buf, struct evbuffer *out)
+static int
+read_mode(struct session *s, enum rmode m)
 {
-	char		 hdr[PROTO_DATA_HDR_MAX];
-	size_t		 n;
+	static const enum xport_want want[] = {
+		[READ_OFF] = XPORT_OFF, [READ_BUF] = XPORT_ON,
+		[READ_SPLICE] = XPORT_ON_UNTIMED
+	};
 
-	while ((n = evbuffer_get_length(buf)) > 0) {
-		if (n > PROTO_MAX_FRAME)
-			n = PROTO_MAX_FRAME;
-		evbuffer_add(out, hdr, proto_data_header(hdr, n));
-		if (n <= COPY_MAX) {
-			evbuffer_add(out, evbuffer_pullup(buf, (ev_ssize_t)n),
-			    n);
-			evbuffer_drain(buf, n);
-		} else
-			evbuffer_remove_buffer(buf, out, n);
-		s->conn->bytes_out += n;
-	}
+	s->rmode = m;
+	if (xport_want_read(s->conn->xport, want[m]) == 0 || m == READ_OFF)
+		return 0;
+	s->rmode = READ_OFF;
+	session_fail(s, 500, "internal error: cannot watch the connection");
+	return -1;
 }
 
+/* Stops the read callback of mode m, if that is the one armed. */
 static void
-session_data(struct session *s, struct evbuffer *buf)
+read_stop(struct session *s, enum rmode m)
 {
-	session_data_to(s, buf, bufferevent_get_output(s->conn->bev));
+	if (s->rmode == m)
+		(void)read_mode(s, READ_OFF);
 }
 
 /* A framing error: answer, then close once the answer is out. */
-static void LOG_PRINTF(3, 4)
+static void
 session_fail(struct session *s, int code, const char *fmt, ...)
 {
-	char	text[256];
-	va_list	ap;
+	va_list ap;
 
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
 	if (s->child != NULL) {
 		child_abandon(s->child);
 		s->child = NULL;
 	}
-	stage_close(s);
-	event_del(s->rev);
+	splice_close(s);
 	evtimer_del(s->req_timer);
-	session_final(s, code, "%s", text);
+	va_start(ap, fmt);
+	reply_vfinal(s, code, fmt, ap);
+	va_end(ap);
 	s->closing = 1;
 	s->input = INPUT_NONE;
-	bufferevent_disable(s->conn->bev, EV_READ);
-	bufferevent_setwatermark(s->conn->bev, EV_WRITE, 0, 0);
-	if (evbuffer_get_length(bufferevent_get_output(s->conn->bev)) == 0)
+	read_stop(s, s->rmode);
+	s->wlow = 0;
+	if (evbuffer_get_length(s->out) == 0)
 		conn_close(s->conn);
-}
-
-static void
-emit_stat(const char *key, const char *value, void *arg)
-{
-	evbuffer_add_printf(arg, "%s\t%s\n", key, value);
-}
-
-static void
-reply_stats(struct session *s)
-{
-	struct evbuffer *buf = evbuffer_new();
-
-	stats_report(emit_stat, buf);
-	session_data(s, buf);
-	evbuffer_free(buf);
-	session_final(s, 0, "%s", "");
-}
-
-/* The DF table: header, escaped tab-separated rows, OK <rows>. */
-static void
-reply_table(struct session *s, struct df_table *t, const char *warning)
-{
-	struct evbuffer	*buf = evbuffer_new();
-	char		*field = NULL;
-	size_t		 i, cap = 0, need;
-	int		 j;
-
-	for (j = 0; j < DF_NFIELDS; j++)
-		evbuffer_add_printf(buf, "%s%c", df_field_names[j],
-		    j == DF_NFIELDS - 1 ? '\n' : '\t');
-	for (i = 0; i < t->nrows; i++)
-		for (j = 0; j < DF_NFIELDS; j++) {
-			/* Escaping at most doubles it; df_escape keeps 2. */
-			need = 2 * strlen(t->rows[i].field[j]) + 3;
-			if (need > cap) {
-				field = xreallocarray(field, need, 1);
-				cap = need;
-			}
-			evbuffer_add(buf, field, df_escape(field, cap,
-			    t->rows[i].field[j]));
-			evbuffer_add(buf, j == DF_NFIELDS - 1 ? "\n" : "\t", 1);
-		}
-	free(field);
-	session_data(s, buf);
-	evbuffer_free(buf);
-	if (warning != NULL) {
-		log_ctx(LOG_WARNING, s->conn->ctx, "%s", warning);
-		session_final(s, 0, "%zu warning: %s", t->nrows, warning);
-	} else
-		session_final(s, 0, "%zu", t->nrows);
-}
-
-/* warning: how it failed, if it did; errline: its first stderr line. */
-static void
-reply_df(struct session *s, const char *warning, const char *errline)
-{
-	struct df_table	 t;
-	char		 err[256];
-	size_t		 len = evbuffer_get_length(s->dfout);
-
-	if (s->dfdropped > 0) {
-		session_final(s, 502, "%s output is larger than %d bytes",
-		    s->cmd->name, DF_MAX);
-		return;
-	}
-	/* evbuffer_pullup() has no bytes to point at: NULL. */
-	if (len == 0) {
-		if (warning != NULL)
-			session_final(s, 502, "%s", warning);
-		else
-			session_final(s, 502, "%s printed nothing%s%s",
-			    s->cmd->name, *errline ? ": " : "", errline);
-		return;
-	}
-	if (dfparse((const char *)evbuffer_pullup(s->dfout, -1), len, &t, err,
-	    sizeof(err)) != 0) {
-		if (warning != NULL)
-			session_final(s, 502, "%s", warning);
-		else
-			session_final(s, 502, "%s: %s", s->cmd->name, err);
-		return;
-	}
-	if (warning != NULL && t.nrows == 0)
-		session_final(s, 502, "%s", warning);
 	else
-		reply_table(s, &t, warning);
-	df_table_free(&t);
-}
-
-static void
-native_done(struct df_table *t, int code, const char *err, void *arg)
-{
-	struct session *s = arg;
-
-	s->dfn = NULL;
-	if (t != NULL) {
-		reply_table(s, t, NULL);
-		df_table_free(t);
-		free(t);
-	} else
-		session_final(s, code ? code : 500, "%s", err);
-	s->running = 0;
-	session_process(s);
-}
-
-static void
-reload_finished(int ok, unsigned long generation, const char *errors,
-    void *arg)
-{
-	struct session *s = arg;
-
-	if (ok)
-		session_final(s, 0, "generation %lu", generation);
-	else
-		session_final(s, 500, "%s", errors);
-	s->running = 0;
-	session_process(s);
-}
-
-/* df's output, kept for parsing up to DF_MAX; the rest is counted. */
-static int
-df_out(struct session *s, int fd)
-{
-	size_t	room = DF_MAX - evbuffer_get_length(s->dfout);
-	ssize_t	n;
-
-	if (room > 0)
-		n = bufio_read(s->dfout, fd, room);
-	else if ((n = bufio_read(s->rbuf, fd, READ_MORE)) > 0) {
-		s->dfdropped += (size_t)n;
-		evbuffer_drain(s->rbuf, (size_t)n);
-	}
-	return n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR));
-}
-
-static int
-child_out(struct child *ch, int fd, void *arg)
-{
-	struct session	*s = arg;
-	struct evbuffer	*out = bufferevent_get_output(s->conn->bev);
-	ssize_t		 n;
-
-	if (s->cmd->output == OUTPUT_DF)
-		return df_out(s, fd);
-	/* The client is slower than the child: let the pipe fill up. */
-	if (evbuffer_get_length(out) >= CONN_MAX) {
-		child_pause_stdout(ch, 1);
-		return 1;
-	}
-	n = bufio_read(s->rbuf, fd, CONN_MAX - evbuffer_get_length(out));
-	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
-		return 0;
-	if (n < 0)
-		return 1;
-	if (s->splice && evbuffer_get_length(out) == 0) {
-		/*
-		 * Nothing queued: write the frame now and hand only what the
-		 * socket did not take to the bufferevent, so a stream that
-		 * keeps up costs no write event per chunk.  An error is left
-		 * for the bufferevent to find.  (Measured a gain only where
-		 * the daemon shares its CPU with the child, as splicing.)
-		 */
-		session_data_to(s, s->rbuf, s->fbuf);
-		(void)evbuffer_write(s->fbuf, s->conn->fd);
-		evbuffer_add_buffer(out, s->fbuf);
-	} else
-		session_data(s, s->rbuf);
-	if (evbuffer_get_length(out) >= CONN_MAX)
-		child_pause_stdout(ch, 1);
-	return 1;
-}
-
-static void
-child_drained(struct child *ch, void *arg)
-{
-	(void)ch;
-	session_process(arg);
-}
-
-static void
-child_done(struct child *ch, void *arg)
-{
-	struct session	*s = arg;
-	const char	*name = s->cmd->name, *line = child_stderr_line(ch);
-	char		 warning[400];
-	int		 st = child_wait_status(ch);
-
-	if (child_timed_out(ch)) {
-		int t = s->cmd->timeout_s > 0 ? s->cmd->timeout_s :
-		    s->cfg->limits.command_timeout_s;
-
-		session_final(s, 504, "%s timed out after %d s", name, t);
-	} else if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
-		if (s->cmd->output == OUTPUT_DF)
-			reply_df(s, NULL, line);
-		else
-			session_final(s, 0, "%s", "");
-	} else {
-		if (WIFEXITED(st))
-			snprintf(warning, sizeof(warning),
-			    "%s exited with status %d%s%s", name,
-			    WEXITSTATUS(st), *line ? ": " : "", line);
-		else
-			snprintf(warning, sizeof(warning),
-			    "%s killed by signal %d%s%s", name,
-			    WTERMSIG(st), *line ? ": " : "", line);
-		if (s->cmd->output == OUTPUT_DF)
-			reply_df(s, warning, line);
-		else
-			session_final(s, 502, "%s", warning);
-	}
-	child_free(ch);
-	s->child = NULL;
-	stage_close(s);
-	s->running = 0;
-	s->cmd = NULL;
-	config_unref(s->cfg);
-	s->cfg = NULL;
-	if (s->dfout != NULL) {
-		evbuffer_free(s->dfout);
-		s->dfout = NULL;
-	}
-	if (s->input == INPUT_FORWARD)
-		s->input = INPUT_DISCARD;
-	session_process(s);
-}
-
-static const struct child_cbs session_child_cbs = {
-	child_out, child_drained, child_done
-};
-
-/*
- * Whether a command's input goes from the socket to its stdin by splice(2)
- * rather than through our buffers.  Splicing saves the daemon two copies
- * per byte, but hands the child pages to free and holds its stdin pipe's
- * lock for whole socket reads: when the child runs on another CPU it pays
- * more than the daemon saves (tests/bench/RESULTS.md).  So: splice when
- * the daemon may use only one CPU, which its children then share.
- */
-static int
-splice_wanted(void)
-{
-	cpu_set_t set;
-
-	if (session_splice >= 0)
-		return session_splice;
-	return sched_getaffinity(0, sizeof(set), &set) == 0 &&
-	    CPU_COUNT(&set) == 1;
-}
-
-static void
-start_command(struct session *s, const struct command_spec *cmd)
-{
-	char err[512];
-
-	if (children_running() >= (unsigned)srv.cfg->limits.max_children) {
-		session_final(s, 429, "busy: %u commands running",
-		    children_running());
-		return;
-	}
-	s->child = child_spawn(cmd, s->conn->ctx,
-	    srv.cfg->limits.command_timeout_s, &session_child_cbs, s, err,
-	    sizeof(err));
-	if (s->child == NULL) {
-		/* Out of fds or processes is ours (500), not the command's. */
-		session_final(s, errno == EMFILE || errno == ENFILE ||
-		    errno == ENOMEM || errno == EAGAIN ? 500 : 502, "%s", err);
-		return;
-	}
-	s->running = 1;
-	s->cfg = config_ref(srv.cfg);
-	s->cmd = cmd;
-	s->splice = splice_wanted();
-	/*
-	 * A spliced pipe buffer holds a whole socket fragment (up to 32 KiB
-	 * from a loopback peer), not a page: fewer buffers keep the bytes
-	 * the child's input can hold near what copying would.
-	 */
-	if (s->splice && cmd->input)
-		(void)fcntl(child_stdin_fd(s->child), F_SETPIPE_SZ,
-		    SPLICE_PIPE_SIZE);
-	if (cmd->output == OUTPUT_DF)
-		s->dfout = evbuffer_new();
-	s->dfdropped = 0;
-	if (cmd->input)
-		s->input = INPUT_FORWARD;
-}
-
-/*
- * Splits line into at most max words; returns the count, -1 if more.
- * Only spaces separate (brokerd-protocol(7)): a tab is part of a word.
- */
-static int
-split(char *line, char **w, int max)
-{
-	int n = 0;
-
-	for (;;) {
-		while (*line == ' ')
-			line++;
-		if (*line == '\0')
-			return n;
-		if (n == max)
-			return -1;
-		w[n++] = line;
-		while (*line != '\0' && *line != ' ')
-			line++;
-		if (*line != '\0')
-			*line++ = '\0';
-	}
-}
-
-static void
-session_request(struct session *s, char *line, size_t len)
-{
-	const struct command_spec	*cmd;
-	char				*w[3], esc[64];
-	int				 n;
-	long				 ms;
-
-	if (memchr(line, '\0', len) != NULL) {
-		stats_count_request("other");
-		session_final(s, 400, "NUL byte in request line");
-		return;
-	}
-	if ((n = split(line, w, 3)) == 0)
-		return;		/* blank lines are ignored */
-	stats_count_request(w[0]);
-	if (log_enabled(LOG_DEBUG)) {
-		str_escape(esc, sizeof(esc), w[0], strlen(w[0]), 32);
-		log_ctx(LOG_DEBUG, s->conn->ctx, "request %s", esc);
-	}
-	/* UPPER and RUN always carry input up to END, even when refused. */
-	if (strcasecmp(w[0], "UPPER") == 0 || strcasecmp(w[0], "RUN") == 0)
-		s->input = INPUT_DISCARD;
-	if (srv.draining) {
-		session_final(s, 503, "shutting down");
-		return;
-	}
-	if (strcasecmp(w[0], "PING") == 0 && n == 1)
-		session_final(s, 0, "pong");
-	else if (strcasecmp(w[0], "VERSION") == 0 && n == 1)
-		session_final(s, 0, "brokerd %s", PACKAGE_VERSION);
-	else if (strcasecmp(w[0], "STATS") == 0 && n == 1)
-		reply_stats(s);
-	else if (strcasecmp(w[0], "DF") == 0 && n == 2 &&
-	    strcmp(w[1], "--native") == 0) {
-		s->dfn = dfnative_start(srv.cfg->limits.request_timeout_s *
-		    1000, native_done, s, s->conn->ctx);
-		if (s->dfn == NULL)
-			session_final(s, 429, "busy: the worker queue is full");
-		else
-			s->running = 1;
-	} else if (strcasecmp(w[0], "RELOAD") == 0 && n == 1 &&
-	    s->conn->service == SERVICE_CONTROL) {
-		s->running = 1;
-		reload_request(&s->reload);
-	} else if (strcasecmp(w[0], "LOGLEVEL") == 0 && n == 2 &&
-	    s->conn->service == SERVICE_CONTROL) {
-		int level = log_levelbyname(w[1]);
-
-		if (level < 0 || level > LOG_DEBUG)
-			session_final(s, 400, "unknown log level");
-		else {
-			log_setlevel(level);
-			log_notice("log level set to %s by %s",
-			    log_levelname(level), s->conn->ctx);
-			session_final(s, 0, "%s", log_levelname(level));
-		}
-	} else if (strcasecmp(w[0], "DF") == 0 && n == 1) {
-		if ((cmd = config_command(srv.cfg, "df")) == NULL)
-			session_final(s, 404, "no df command configured");
-		else
-			start_command(s, cmd);
-	} else if (strcasecmp(w[0], "UPPER") == 0 && n == 1) {
-		if ((cmd = config_command(srv.cfg, "upper")) == NULL)
-			session_final(s, 404, "no upper command configured");
-		else
-			start_command(s, cmd);
-	} else if (strcasecmp(w[0], "RUN") == 0 && n == 2) {
-		if ((cmd = config_command(srv.cfg, w[1])) == NULL) {
-			str_escape(esc, sizeof(esc), w[1], strlen(w[1]), 40);
-			session_final(s, 404, "unknown command \"%s\"", esc);
-		} else
-			start_command(s, cmd);
-	} else if (strcasecmp(w[0], "SLEEP") == 0 && srv.debug) {
-		char *end;
-
-		ms = n == 2 ? strtol(w[1], &end, 10) : -1;
-		if (n != 2 || *end != '\0' || ms < 0 || ms > SLEEP_MAX_MS)
-			session_final(s, 400, "usage: SLEEP <0-%d>",
-			    SLEEP_MAX_MS);
-		else {
-			/* Blocks the loop on purpose: a slow callback. */
-			usleep((useconds_t)ms * 1000);
-			session_final(s, 0, "slept %ld ms", ms);
-		}
-	} else if (strcasecmp(w[0], "PING") == 0 ||
-	    strcasecmp(w[0], "VERSION") == 0 ||
-	    strcasecmp(w[0], "STATS") == 0 || strcasecmp(w[0], "DF") == 0 ||
-	    strcasecmp(w[0], "UPPER") == 0 || strcasecmp(w[0], "RUN") == 0 ||
-	    (s->conn->service == SERVICE_CONTROL &&
-	    (strcasecmp(w[0], "RELOAD") == 0 ||
-	    strcasecmp(w[0], "LOGLEVEL") == 0)))
-		session_final(s, 400, "wrong number of arguments for %s",
-		    w[0]);
-	else {
-		str_escape(esc, sizeof(esc), w[0], strlen(w[0]), 40);
-		session_final(s, 404, "unknown command \"%s\"", esc);
-	}
+		(void)reply_kick(s);
 }
 
 static void
@@ -597,13 +102,8 @@ session_input_line(struct session *s, const char *line)
 		session_fail(s, 400, "expected DATA or END");
 		return;
 	}
-	/* Staged input is passed on first; stage_drain() closes then. */
-	if (s->input == INPUT_FORWARD && s->child != NULL) {
-		if (s->staged > 0)
-			s->stage_end = 1;
-		else
-			child_close_stdin(s->child);
-	}
+	if (s->input == INPUT_FORWARD && s->child != NULL)
+		splice_end(s);
 	s->input = INPUT_NONE;
 }
 
@@ -611,7 +111,7 @@ session_input_line(struct session *s, const char *line)
 static int
 session_can_consume(struct session *s)
 {
-	struct evbuffer *out = bufferevent_get_output(s->conn->bev), *cin;
+	struct evbuffer *out = s->out, *cin;
 
 	if (s->closing)
 		return 0;
@@ -626,267 +126,79 @@ session_can_consume(struct session *s)
 }
 
 /*
- * Between input frames: moves the next line (a DATA header, END) from the
- * socket into the input buffer, and not one byte more, so the payload
- * after it can be spliced.  A line that is not all there yet, or is
- * longer than a header, is left to the bufferevent (SPLICE_NO).
- */
-static int
-read_line_exact(struct session *s)
-{
-	struct evbuffer	*in = bufferevent_get_input(s->conn->bev);
-	char		 buf[PROTO_DATA_HDR_MAX], *nl;
-	ssize_t		 n;
-	size_t		 len;
-	int		 flags = MSG_PEEK | MSG_DONTWAIT;
-
-	for (;;) {
-		n = recv(s->conn->fd, buf, sizeof(buf), flags);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN)
-			return SPLICE_WAIT;
-		if (n < 0) {
-			log_ctx(LOG_DEBUG, s->conn->ctx, "read: %s",
-			    strerror(errno));
-			conn_close(s->conn);
-			return SPLICE_GONE;
-		}
-		if (n == 0) {
-			s->eof = 1;
-			return SPLICE_AGAIN;
-		}
-		if (!(flags & MSG_PEEK))
-			break;
-		if ((nl = memchr(buf, '\n', (size_t)n)) == NULL)
-			return SPLICE_NO;
-		len = (size_t)(nl - buf) + 1;
-		/* Take exactly the line: it is there, and ours alone. */
-		flags = MSG_DONTWAIT;
-		n = recv(s->conn->fd, buf, len, flags);
-		if (n == (ssize_t)len)
-			break;
-		if (n > 0) {	/* cannot happen; keep the bytes anyway */
-			len = (size_t)n;
-			break;
-		}
-	}
-	/* libevent keeps its input frozen at the end. */
-	evbuffer_unfreeze(in, 0);
-	evbuffer_add(in, buf, (size_t)n);
-	evbuffer_freeze(in, 0);
-	s->conn->bytes_in += (unsigned long long)n;
-	return SPLICE_AGAIN;
-}
-
-/* Input staged for the child and its pipe, dropped. */
-static void
-stage_close(struct session *s)
-{
-	if (s->stage[0] >= 0) {
-		close(s->stage[0]);
-		close(s->stage[1]);
-		s->stage[0] = s->stage[1] = -1;
-	}
-	s->staged = 0;
-	s->stage_end = 0;
-}
-
-/*
- * Moves the staged input into the child's stdin pipe: 0 once all of it
- * is there, else -1 with errno (EAGAIN: stdin is full; EPIPE: closed).
- */
-static int
-stage_flush(struct session *s, int ifd)
-{
-	ssize_t n;
-
-	while (s->staged > 0) {
-		n = splice(s->stage[0], NULL, ifd, NULL, s->staged,
-		    SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			if (n == 0)
-				errno = EPIPE;	/* the bytes were there */
-			return -1;
-		}
-		s->staged -= (size_t)n;
-	}
-	return 0;
-}
-
-/*
- * Staged input goes to the child before anything else does: before its
- * stdin is closed at END, and before the bufferevent reads again.
- */
-static void
-stage_drain(struct session *s)
-{
-	int ifd = s->child != NULL ? child_stdin_fd(s->child) : -1;
-
-	if (ifd < 0) {
-		stage_close(s);
-		return;
-	}
-	if (s->staged > 0 && stage_flush(s, ifd) != 0) {
-		if (errno == EAGAIN) {
-			child_stdin_wait(s->child);
-			return;
-		}
-		/* The child closed its stdin: drop the rest. */
-		child_stdin_broken(s->child);
-		stage_close(s);
-		return;
-	}
-	if (s->stage_end) {
-		s->stage_end = 0;
-		child_close_stdin(s->child);
-	}
-}
-
-/*
- * Input for a child, with nothing buffered: the socket is read here, not
- * by the bufferevent.  Lines and headers come in one at a time, and each
- * frame's payload goes from the socket into the child's stdin by
- * splice(2), never through our memory.  It goes by way of a staging pipe
- * of our own: splicing from a socket holds the destination pipe's lock
- * for the whole socket read, which the child, reading that pipe, would
- * wait on; moving buffers from pipe to pipe is quick.  The staging pipe
- * is passed on in batches of STAGE_BATCH, or whenever the socket runs
- * dry, so the child wakes up for a good amount of input each time.
- */
-static int
-session_splice_in(struct session *s)
-{
-	struct bufferevent	*bev = s->conn->bev;
-	size_t			 left;
-	ssize_t			 n;
-	int			 sfd = s->conn->fd, ifd, r;
-
-	if (!s->splice || s->input != INPUT_FORWARD || s->child == NULL ||
-	    s->closing)
-		return SPLICE_NO;
-	if ((ifd = child_stdin_fd(s->child)) < 0) {
-		stage_close(s);		/* it broke: the rest is dropped */
-		return SPLICE_NO;
-	}
-	if (s->eof || evbuffer_get_length(bufferevent_get_input(bev)) > 0) {
-		/* Input by the bufferevent is next: what is staged first. */
-		if (stage_flush(s, ifd) != 0)
-			goto stdin_blocked;
-		return SPLICE_NO;
-	}
-	bufferevent_disable(bev, EV_READ);
-	for (;;) {
-		if ((left = proto_frame_left(&s->parser)) == 0) {
-			r = read_line_exact(s);
-			if (r == SPLICE_AGAIN || r == SPLICE_GONE)
-				return r;
-			/* The socket is dry or the line incomplete. */
-			if (stage_flush(s, ifd) != 0)
-				goto stdin_blocked;
-			if (r == SPLICE_WAIT)
-				event_add(s->rev, NULL);
-			return r;
-		}
-		/* What the bufferevent read with the header goes first. */
-		if (child_stdin_flush(s->child) > 0) {
-			event_del(s->rev);
-			child_stdin_wait(s->child);
-			return SPLICE_WAIT;
-		}
-		if (child_stdin_fd(s->child) < 0)
-			return SPLICE_AGAIN;
-		if (s->stage[0] < 0) {
-			if (pipe2(s->stage, O_NONBLOCK | O_CLOEXEC) != 0) {
-				log_ctx(LOG_WARNING, s->conn->ctx, "pipe: %s; "
-				    "copying input instead", strerror(errno));
-				s->stage[0] = s->stage[1] = -1;
-				s->splice = 0;
-				return SPLICE_NO;
-			}
-			(void)fcntl(s->stage[1], F_SETPIPE_SZ,
-			    SPLICE_PIPE_SIZE);
-		}
-		/* At most STAGE_BATCH staged: the pipe holds fragments. */
-		if (s->staged >= STAGE_BATCH && stage_flush(s, ifd) != 0)
-			goto stdin_blocked;
-		if (left > STAGE_BATCH - s->staged)
-			left = STAGE_BATCH - s->staged;
-		n = splice(sfd, NULL, s->stage[1], NULL, left,
-		    SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
-		if (n > 0) {
-			proto_skip(&s->parser, (size_t)n);
-			s->conn->bytes_in += (unsigned long long)n;
-			stats.bytes_spliced += (unsigned long long)n;
-			s->staged += (size_t)n;
-			continue;
-		}
-		if (n == 0) {
-			s->eof = 1;		/* mid-frame: answered later */
-			return SPLICE_AGAIN;
-		}
-		if (errno == EINTR)
-			continue;
-		if (errno != EAGAIN) {
-			log_ctx(LOG_DEBUG, s->conn->ctx, "read: %s",
-			    strerror(errno));
-			conn_close(s->conn);
-			return SPLICE_GONE;
-		}
-		/* The staging pipe is full, or the socket dry: tell apart. */
-		if (s->staged > 0) {
-			if (stage_flush(s, ifd) != 0)
-				goto stdin_blocked;
-			continue;
-		}
-		event_add(s->rev, NULL);
-		return SPLICE_WAIT;
-	}
-
-stdin_blocked:
-	if (errno == EAGAIN) {
-		event_del(s->rev);
-		bufferevent_disable(bev, EV_READ);
-		child_stdin_wait(s->child);
-		return SPLICE_WAIT;
-	}
-	/* The child closed its stdin: drop the rest. */
-	child_stdin_broken(s->child);
-	stage_close(s);
-	return SPLICE_AGAIN;
-}
-
-/*
  * A line that started (a request line, a DATA header, END) must end
  * within request_timeout_s of its first byte, counted while the daemon
  * waits for the client: not while input it has not taken is pending.
  */
-static void
+static int
 req_timer_update(struct session *s)
 {
 	struct timeval tv = { srv.cfg->limits.request_timeout_s, 0 };
 
 	if (s->closing || s->parser.linelen == 0 ||
-	    evbuffer_get_length(bufferevent_get_input(s->conn->bev)) > 0)
+	    evbuffer_get_length(s->in) > 0)
 		evtimer_del(s->req_timer);
-	else if (!evtimer_pending(s->req_timer, NULL))
-		evtimer_add(s->req_timer, &tv);
+	else if (!evtimer_pending(s->req_timer, NULL) &&
+	    evtimer_add(s->req_timer, &tv) != 0) {
+		session_fail(s, 500, "internal error: cannot time the "
+		    "request");
+		return -1;
+	}
+	return 0;
+}
+
+/* Waits for room in the child's stdin; -1 once the request failed. */
+static int
+stdin_wait(struct session *s)
+{
+	if (child_stdin_wait(s->child) == 0)
+		return 0;
+	session_fail(s, 500, "internal error: cannot wait for %s's input",
+	    s->cmd->name);
+	return -1;
+}
+
+/*
+ * The splice path's turn, and what it asks for.  1: process again;
+ * 0: go on as usual; -1: stop here (waiting, or closed).
+ */
+static int
+session_splice(struct session *s)
+{
+	switch (splice_in(s)) {
+	case SPLICE_NO:
+		return 0;
+	case SPLICE_GONE:
+		return -1;
+	case SPLICE_AGAIN:
+		read_stop(s, READ_BUF);
+		return 1;
+	case SPLICE_WAIT_SOCKET:
+		if (read_mode(s, READ_SPLICE) != 0)
+			return -1;
+		break;
+	case SPLICE_WAIT_STDIN:
+		(void)read_mode(s, READ_OFF);
+		if (stdin_wait(s) != 0)
+			return -1;
+		break;
+	}
+	(void)req_timer_update(s);
+	return -1;
 }
 
 static void
 session_process_input(struct session *s)
 {
-	struct bufferevent	*bev = s->conn->bev;
-	struct evbuffer		*in = bufferevent_get_input(bev), *cin;
+	struct evbuffer		*in = s->in, *cin;
 	struct evbuffer_iovec	 v;
 	struct proto_event	 ev;
 	size_t			 n;
 
 again:
-	if (s->staged > 0 || s->stage_end)
-		stage_drain(s);
+	if ((s->staged > 0 || s->stage_end) &&
+	    splice_drain(s) == SPLICE_WAIT_STDIN && stdin_wait(s) != 0)
+		return;
 	while (evbuffer_get_length(in) > 0 && session_can_consume(s)) {
 		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
 			break;
@@ -910,7 +222,7 @@ again:
 			if (s->input != INPUT_NONE)
 				session_input_line(s, ev.line);
 			else
-				session_request(s, (char *)ev.line, ev.len);
+				verbs_dispatch(s, (char *)ev.line, ev.len);
 			break;
 		case PROTO_ERR_LONG:
 			session_fail(s, 413, "request line longer than %zu "
@@ -925,22 +237,18 @@ again:
 	}
 	if (s->closing)
 		return;
-	switch (session_splice_in(s)) {
-	case SPLICE_GONE:
-		return;
-	case SPLICE_WAIT:
-		req_timer_update(s);
-		return;
-	case SPLICE_AGAIN:
+	switch (session_splice(s)) {
+	case 1:
 		goto again;
-	default:
-		break;
+	case -1:
+		return;
 	}
-	event_del(s->rev);
-	req_timer_update(s);
+	read_stop(s, READ_SPLICE);
+	if (req_timer_update(s) != 0)
+		return;
 
 	if (s->eof) {
-		/* A refused request's input may be cut short: it was answered. */
+		/* A refused request's input may be cut short: answered. */
 		if (s->input == INPUT_DISCARD && !s->running)
 			s->input = INPUT_NONE;
 		if (s->input != INPUT_NONE) {
@@ -949,31 +257,29 @@ again:
 		}
 		if (!s->running && evbuffer_get_length(in) == 0) {
 			s->closing = 1;
-			bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
-			if (evbuffer_get_length(bufferevent_get_output(bev))
-			    == 0)
+			s->wlow = 0;
+			if (evbuffer_get_length(s->out) == 0)
 				conn_close(s->conn);
 		}
 		return;
 	}
 	if (!session_can_consume(s) && (evbuffer_get_length(in) >= IN_MAX ||
-	    evbuffer_get_length(in) + evbuffer_get_length(
-	    bufferevent_get_output(bev)) >= CONN_MAX))
-		bufferevent_disable(bev, EV_READ);
+	    evbuffer_get_length(in) + evbuffer_get_length(s->out) >=
+	    CONN_MAX))
+		read_stop(s, READ_BUF);
 	else if (!session_can_consume(s) && s->input == INPUT_FORWARD)
-		bufferevent_disable(bev, EV_READ);
+		read_stop(s, READ_BUF);
 	else
-		bufferevent_enable(bev, EV_READ);
+		(void)read_mode(s, READ_BUF);	/* restarts the idle timer */
 }
 
+/* Whatever woke the session up: take input, then send what it made. */
 static void
 session_process(struct session *s)
 {
 	session_process_input(s);
-	/* What is left unparsed, so session_read counts only new bytes. */
 	if (!s->conn->closed)
-		s->inlen = evbuffer_get_length(bufferevent_get_input(
-		    s->conn->bev));
+		(void)reply_kick(s);
 }
 
 /*
@@ -984,8 +290,7 @@ session_process(struct session *s)
 static size_t
 read_room(struct session *s)
 {
-	size_t		 in = evbuffer_get_length(bufferevent_get_input(
-			    s->conn->bev)), held;
+	size_t		 in = evbuffer_get_length(s->in), held;
 	struct evbuffer	*cin;
 
 	if (s->input == INPUT_DISCARD)
@@ -995,91 +300,117 @@ read_room(struct session *s)
 		held = in + evbuffer_get_length(cin);
 		return held < CHILD_STDIN_HIGH ? CHILD_STDIN_HIGH - held : 0;
 	}
-	held = in + evbuffer_get_length(bufferevent_get_output(s->conn->bev));
+	held = in + evbuffer_get_length(s->out);
 	if (in >= IN_MAX || held >= CONN_MAX)
 		return 0;
 	return IN_MAX - in < CONN_MAX - held ? IN_MAX - in : CONN_MAX - held;
 }
 
+/* Nothing read for idle_timeout_s (the transport stopped reading). */
 static void
-session_read(struct bufferevent *bev, void *arg)
+session_read_idle(struct session *s)
 {
-	struct session	*s = arg;
-	struct evbuffer	*in = bufferevent_get_input(bev);
-	size_t		 room;
-
-	/*
-	 * Past the bufferevent's 4 KiB read, while we can use it: EOF and
-	 * errors are left for the bufferevent to find on its next read.
-	 * Input for a child is spliced instead, frame by frame.
-	 */
-	if (evbuffer_get_length(in) - s->inlen >= LIBEVENT_READ &&
-	    session_can_consume(s) && (room = read_room(s)) > 0 &&
-	    !(s->splice && s->input == INPUT_FORWARD))
-		(void)bufio_read_bev(bev, room < READ_MORE ? room : READ_MORE);
-	/* Only what arrived since the last time counts. */
-	s->conn->bytes_in += evbuffer_get_length(in) - s->inlen;
-	session_process(s);
-}
-WATCH_BEV_DATA_CB(session_read_cb, session_read, session_ctx)
-
-static void
-session_write(struct bufferevent *bev, void *arg)
-{
-	struct session *s = arg;
-
-	if (s->closing) {
-		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-			conn_close(s->conn);
+	s->rmode = READ_OFF;
+	if (s->running) {
+		/* Busy on the client's behalf: not idle. */
+		(void)read_mode(s, READ_BUF);
 		return;
 	}
-	if (s->child != NULL)
-		child_pause_stdout(s->child, 0);
-	session_process(s);
+	log_ctx(LOG_INFO, s->conn->ctx, "idle for %d s, closing",
+	    s->conn->idle_s);
+	stats_inc(STAT_connections_idle_closed);
+	conn_close(s->conn);
 }
-WATCH_BEV_DATA_CB(session_write_cb, session_write, session_ctx)
 
 static void
-session_event(struct bufferevent *bev, short what, void *arg)
+session_read(short what, void *arg)
 {
-	struct session *s = arg;
+	struct session	*s = arg;
+	size_t		 room;
+	ssize_t		 n, more;
 
-	if (what & BEV_EVENT_EOF) {
-		s->eof = 1;
-		bufferevent_disable(bev, EV_READ);
+	if (what & XPORT_TIMEOUT) {
+		session_read_idle(s);
+		return;
+	}
+	/* The splice path reads for itself. */
+	if (s->rmode == READ_SPLICE) {
 		session_process(s);
 		return;
 	}
-	if (what & BEV_EVENT_TIMEOUT) {
-		if (s->running && (what & BEV_EVENT_READING)) {
-			/* Busy on the client's behalf: not idle. */
-			bufferevent_enable(bev, EV_READ);
+	n = xport_read_buf(s->conn->xport, s->in, FIRST_READ);
+	if (n == 0) {
+		s->eof = 1;
+		read_stop(s, READ_BUF);
+		session_process(s);
+		return;
+	}
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
 			return;
-		}
-		/* A client that takes none of its reply is gone, busy or not. */
-		if (what & BEV_EVENT_WRITING)
-			log_ctx(LOG_INFO, s->conn->ctx, "client read nothing "
-			    "for %d s, closing", s->idle_s);
-		else
-			log_ctx(LOG_INFO, s->conn->ctx, "idle for %d s, "
-			    "closing", s->idle_s);
-		stats.connections_idle_closed++;
-	} else if (what & BEV_EVENT_ERROR)
-		log_ctx(LOG_DEBUG, s->conn->ctx, "%s: %s",
-		    what & BEV_EVENT_READING ? "read" : "write",
-		    strerror(EVUTIL_SOCKET_ERROR()));
-	conn_close(s->conn);
+		conn_broken(s->conn, "read");
+		return;
+	}
+	/*
+	 * A full read: more, while we can use it.  EOF and errors are left
+	 * for the next read to find.  Input for a child is spliced instead,
+	 * frame by frame.
+	 */
+	if (n == FIRST_READ && session_can_consume(s) &&
+	    (room = read_room(s)) > 0 &&
+	    !(s->splice && s->input == INPUT_FORWARD) &&
+	    (more = xport_read_buf(s->conn->xport, s->in,
+	    room < READ_MORE ? room : READ_MORE)) > 0)
+		n += more;
+	s->conn->bytes_in += (unsigned long long)n;
+	session_process(s);
 }
-WATCH_BEV_EVENT_CB(session_event_cb, session_event, session_ctx)
+WATCH_XPORT_CB(session_read_cb, session_read, session_ctx)
 
 static void
-session_rev(evutil_socket_t fd, short what, void *arg)
+session_write(short what, void *arg)
 {
-	(void)fd;
-	(void)what;
-	session_process(arg);
+	struct session	*s = arg;
+	ssize_t		 n;
+
+	if (what & XPORT_TIMEOUT) {
+		/* Taking none of its reply: gone, busy or not. */
+		log_ctx(LOG_INFO, s->conn->ctx, "client read nothing for %d s, "
+		    "closing", s->conn->idle_s);
+		stats_inc(STAT_connections_idle_closed);
+		conn_close(s->conn);
+		return;
+	}
+	n = xport_write_buf(s->conn->xport, s->out, WRITE_MAX);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return;
+		conn_broken(s->conn, "write");
+		return;
+	}
+	if (evbuffer_get_length(s->out) == 0) {
+		(void)xport_want_write(s->conn->xport, XPORT_OFF);
+		s->writing = 0;
+	}
+	if (n == 0 || evbuffer_get_length(s->out) > s->wlow)
+		return;
+	if (s->closing) {
+		if (evbuffer_get_length(s->out) == 0)
+			conn_close(s->conn);
+		return;
+	}
+	if (s->child != NULL && child_pause_stdout(s->child, 0) != 0) {
+		session_fail(s, 500, "internal error: cannot read %s's output",
+		    s->cmd->name);
+		return;
+	}
+	session_process(s);
 }
-WATCH_EVENT_CB(session_rev_cb, session_rev, session_ctx)
+WATCH_XPORT_CB(session_write_cb, session_write, session_ctx)
+
+static const struct xport_cbs session_cbs = {
+	session_read_cb, session_write_cb
+};
 
 static void
 session_req_timeout(evutil_socket_t fd, short what, void *arg)
@@ -1095,64 +426,86 @@ WATCH_EVENT_CB(session_req_timeout_cb, session_req_timeout, session_ctx)
 static void
 session_free(struct conn *c)
 {
-	struct session *s = c->svc;
+	struct session *s = c->state;
 
 	if (s->child != NULL)
 		child_abandon(s->child);
 	if (s->dfn != NULL)
 		dfnative_cancel(s->dfn);
 	reload_cancel(&s->reload);
-	event_free(s->req_timer);
-	event_free(s->rev);
-	stage_close(s);
-	evbuffer_free(s->rbuf);
-	evbuffer_free(s->fbuf);
+	if (s->req_timer != NULL)
+		event_free(s->req_timer);
+	splice_close(s);
+	if (s->rbuf != NULL)
+		evbuffer_free(s->rbuf);
+	if (s->in != NULL)
+		evbuffer_free(s->in);
+	if (s->out != NULL)
+		evbuffer_free(s->out);
 	proto_free(&s->parser);
 	if (s->dfout != NULL)
 		evbuffer_free(s->dfout);
 	config_unref(s->cfg);
 	/* Callbacks of ours may still be on the stack: free after them. */
 	watch_defer_free(s, free);
-	c->svc = NULL;
+	c->state = NULL;
 }
 
 static int
 session_busy(struct conn *c)
 {
-	struct session *s = c->svc;
+	struct session *s = c->state;
 
 	/*
 	 * A refused request whose END never comes does not hold a drain; a
 	 * reply still in the output buffer does, or its end would be lost.
 	 */
 	return s->running || s->input == INPUT_FORWARD ||
-	    evbuffer_get_length(bufferevent_get_output(c->bev)) > 0;
+	    evbuffer_get_length(s->out) > 0;
 }
 
-void
-session_start(struct conn *c)
+static int
+session_start(struct conn *c, unsigned where)
 {
 	struct session *s = xcalloc(1, sizeof(*s));
 
+	c->state = s;
 	s->conn = c;
-	s->reload.fn = reload_finished;
-	s->reload.arg = s;
-	c->svc_busy = session_busy;
+	s->resume = session_process;
+	s->where = where;
+	s->stage[0] = s->stage[1] = -1;
+	s->wlow = OUT_LOW;
 	proto_init(&s->parser, (size_t)srv.cfg->limits.max_line,
 	    PROTO_MAX_FRAME);
 	s->req_timer = evtimer_new(srv.base, session_req_timeout_cb, s);
-	s->rev = event_new(srv.base, c->fd, EV_READ | EV_PERSIST,
-	    session_rev_cb, s);
-	s->stage[0] = s->stage[1] = -1;
 	s->rbuf = evbuffer_new();
-	s->fbuf = evbuffer_new();
-	if (s->rev == NULL || s->rbuf == NULL || s->fbuf == NULL)
-		fatalx("out of memory");
-	s->idle_s = srv.cfg->limits.idle_timeout_s;
-	c->svc = s;
-	c->svc_free = session_free;
-	bufferevent_setcb(c->bev, session_read_cb, session_write_cb,
-	    session_event_cb, s);
-	bufferevent_setwatermark(c->bev, EV_WRITE, OUT_LOW, 0);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	s->in = evbuffer_new();
+	s->out = evbuffer_new();
+	if (s->req_timer == NULL || s->rbuf == NULL || s->in == NULL ||
+	    s->out == NULL)
+		return -1;
+	xport_setcb(c->xport, &session_cbs, s);
+	s->rmode = READ_BUF;
+	return xport_want_read(c->xport, XPORT_ON);
 }
+
+static int
+session_start_broker(struct conn *c)
+{
+	return session_start(c, VERB_BROKER);
+}
+
+static int
+session_start_control(struct conn *c)
+{
+	return session_start(c, VERB_CONTROL);
+}
+
+const struct service session_broker_service = {
+	SERVICE_BROKER, session_start_broker, NULL, session_busy, session_free
+};
+
+const struct service session_control_service = {
+	SERVICE_CONTROL, session_start_control, NULL, session_busy,
+	session_free
+};

@@ -1,6 +1,16 @@
-/* Counters, declared once: the struct, the STATS reply and the dump. */
+/*
+ * Statistics: the counters, declared once (the enum, the STATS reply and
+ * the SIGUSR1 dump all come from STATS_COUNTERS), and the report both of
+ * those print, made of sections that the daemon hands in: the owner of
+ * each part (configuration, connections, children, requests per verb)
+ * says what it shows.
+ */
 #ifndef BROKERD_STATS_H
 #define BROKERD_STATS_H
+
+#include <stddef.h>
+
+#include "common/log.h"
 
 #define STATS_COUNTERS(X)						\
 	X(connections_accepted)						\
@@ -20,19 +30,42 @@
 	X(reloads_ok)							\
 	X(reloads_failed)
 
-struct stats {
-#define X(name) unsigned long long name;
+enum stat_counter {
+#define X(name) STAT_##name,
 	STATS_COUNTERS(X)
 #undef X
+	STAT_N
 };
 
-extern struct stats stats;
-
-/* Requests per verb and errors per code. */
-void	stats_count_request(const char *verb);
+void	stats_add(enum stat_counter, unsigned long long n);
+#define stats_inc(stat)	stats_add((stat), 1)
+/* ERR replies per code (errors.400, ...). */
 void	stats_count_error(int code);
+
+/* Where a report goes, one key and value at a time. */
+typedef void (*stats_emit_fn)(const char *key, const char *value,
+	    void *arg);
+struct stats_out {
+	stats_emit_fn	 emit;
+	void		*arg;
+};
+void	stats_kv(struct stats_out *, const char *key, const char *fmt, ...)
+	    LOG_PRINTF(3, 4);
+
+/*
+ * A part of the report.  The daemon lists them in order (stats_init);
+ * each comes from the owner of what it shows.
+ */
+typedef void (*stats_section_fn)(struct stats_out *);
+
+void	stats_init(const stats_section_fn *sections, size_t n);
 /* Every statistic as key/value pairs: the STATS reply and the dump. */
-void	stats_report(void (*emit)(const char *key, const char *value,
-	    void *arg), void *arg);
+void	stats_report(stats_emit_fn, void *arg);
+
+/* stats.c's own: counters, errors per code, pool, callback timings. */
+void	stats_report_counters(struct stats_out *);
+void	stats_report_errors(struct stats_out *);
+void	stats_report_pool(struct stats_out *);
+void	stats_report_callbacks(struct stats_out *);
 
 #endif

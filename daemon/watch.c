@@ -16,6 +16,13 @@ struct deferred {
 };
 
 static long long		 threshold_ns = 100 * 1000000LL;
+/* The callback being timed, as named by the innermost wrapper. */
+static struct {
+	int		 depth;
+	const char	*name;
+	watch_ctx_fn	 ctx;
+	void		*arg;
+}				 cur;
 static struct watch_stats	 st;
 static struct deferred		*defer;
 static size_t			 ndefer, defer_cap;
@@ -28,6 +35,16 @@ static const char *bucket_names[WATCH_NBUCKETS] = {
 	"<0.1ms", "<1ms", "<10ms", "<100ms", "<1s", ">=1s"
 };
 
+int
+watch_shown_len(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len > 3 && strcmp(name + len - 3, "_cb") == 0)
+		len -= 3;
+	return (int)len;
+}
+
 void
 watch_set_threshold_ms(int ms)
 {
@@ -35,11 +52,15 @@ watch_set_threshold_ms(int ms)
 }
 
 long long
-watch_start(void)
+watch_start(const char *name, watch_ctx_fn ctx, void *arg)
 {
 	struct timespec ts;
 
-	if (!watch_enabled)
+	/* Inside another wrapped callback: name its time, do not time. */
+	cur.name = name;
+	cur.ctx = ctx;
+	cur.arg = arg;
+	if (cur.depth++ > 0 || !watch_enabled)
 		return 0;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
@@ -60,13 +81,16 @@ watch_flush(void)
 }
 
 void
-watch_stop(long long t0, const char *name, watch_ctx_fn ctx, void *arg)
+watch_stop(long long t0)
 {
 	struct timespec ts;
+	const char	*name = cur.name;
 	long long	d;
 	size_t		i;
 	int		b;
 
+	if (--cur.depth > 0)
+		return;
 	if (watch_enabled) {
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		d = (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec - t0;
@@ -79,14 +103,13 @@ watch_stop(long long t0, const char *name, watch_ctx_fn ctx, void *arg)
 			st.slowest_name = name;	/* printed without "_cb" */
 		}
 		if (threshold_ns > 0 && d > threshold_ns) {
-			const char *c = ctx != NULL ? ctx(arg) : NULL;
+			const char *c = cur.ctx != NULL ? cur.ctx(cur.arg) :
+			    NULL;
 
 			st.slow++;
 			log_ctx(LOG_WARNING, NULL,
 			    "slow callback %.*s%s%s%s took %.3f s",
-			    (int)(strlen(name) > 3 && strcmp(name +
-			    strlen(name) - 3, "_cb") == 0 ? strlen(name) - 3 :
-			    strlen(name)), name, c != NULL ? " (" : "",
+			    watch_shown_len(name), name, c != NULL ? " (" : "",
 			    c != NULL ? c : "", c != NULL ? ")" : "",
 			    (double)d / 1e9);
 		}

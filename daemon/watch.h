@@ -4,6 +4,12 @@
  * CLOCK_MONOTONIC and reports it when it ran longer than the threshold.
  * Objects freed inside a callback go through watch_defer_free() so the
  * wrapper can still name their context afterwards.
+ *
+ * A wrapped callback called from inside another one (a transport's event
+ * calling its service back: WATCH_XPORT_CB) is not timed again: it names
+ * the time of the one around it, so the slow-callback line says which
+ * service callback the time went to.  Counts, the histogram and deferred
+ * frees stay the outermost wrapper's.
  */
 #ifndef BROKERD_WATCH_H
 #define BROKERD_WATCH_H
@@ -27,14 +33,15 @@ typedef const char *(*watch_ctx_fn)(void *arg);
 extern int watch_enabled;
 
 void	watch_set_threshold_ms(int ms);
-long long watch_start(void);
-void	watch_stop(long long t0, const char *name, watch_ctx_fn ctx,
-	    void *arg);
+long long watch_start(const char *name, watch_ctx_fn ctx, void *arg);
+void	watch_stop(long long t0);
 void	watch_defer_free(void *p, void (*fn)(void *));
 void	watch_get_stats(struct watch_stats *);
 /* The wrapper name registered for a callback, for the debug report. */
 void	watch_register(void (*fn)(void), const char *name);
 const char *watch_name(void (*fn)(void));
+/* How much of a wrapper's name is shown: all but its "_cb" suffix. */
+int	watch_shown_len(const char *name);
 const char *watch_bucket_name(int i);
 /* Frees whatever is deferred; called at shutdown. */
 void	watch_flush(void);
@@ -51,9 +58,22 @@ name##_register(void)							\
 static void								\
 name(evutil_socket_t fd_, short what_, void *arg_)			\
 {									\
-	long long t0_ = watch_start();					\
+	long long t0_ = watch_start(#name, (watch_ctx_fn)(ctx),		\
+	    arg_);							\
 	body(fd_, what_, arg_);						\
-	watch_stop(t0_, #name, (watch_ctx_fn)(ctx), arg_);		\
+	watch_stop(t0_);						\
+}									\
+WATCH_REGISTER(name)
+
+/* A transport's callback to its service (xport.h). */
+#define WATCH_XPORT_CB(name, body, ctx)					\
+static void								\
+name(short what_, void *arg_)						\
+{									\
+	long long t0_ = watch_start(#name, (watch_ctx_fn)(ctx),		\
+	    arg_);							\
+	body(what_, arg_);						\
+	watch_stop(t0_);						\
 }									\
 WATCH_REGISTER(name)
 
@@ -61,9 +81,10 @@ WATCH_REGISTER(name)
 static void								\
 name(struct bufferevent *bev_, void *arg_)				\
 {									\
-	long long t0_ = watch_start();					\
+	long long t0_ = watch_start(#name, (watch_ctx_fn)(ctx),		\
+	    arg_);							\
 	body(bev_, arg_);						\
-	watch_stop(t0_, #name, (watch_ctx_fn)(ctx), arg_);		\
+	watch_stop(t0_);						\
 }									\
 WATCH_REGISTER(name)
 
@@ -71,9 +92,10 @@ WATCH_REGISTER(name)
 static void								\
 name(struct bufferevent *bev_, short what_, void *arg_)		\
 {									\
-	long long t0_ = watch_start();					\
+	long long t0_ = watch_start(#name, (watch_ctx_fn)(ctx),		\
+	    arg_);							\
 	body(bev_, what_, arg_);					\
-	watch_stop(t0_, #name, (watch_ctx_fn)(ctx), arg_);		\
+	watch_stop(t0_);						\
 }									\
 WATCH_REGISTER(name)
 
@@ -82,9 +104,10 @@ static void								\
 name(struct evconnlistener *l_, evutil_socket_t fd_,			\
     struct sockaddr *sa_, int len_, void *arg_)				\
 {									\
-	long long t0_ = watch_start();					\
+	long long t0_ = watch_start(#name, (watch_ctx_fn)(ctx),		\
+	    arg_);							\
 	body(l_, fd_, sa_, len_, arg_);					\
-	watch_stop(t0_, #name, (watch_ctx_fn)(ctx), arg_);		\
+	watch_stop(t0_);						\
 }									\
 WATCH_REGISTER(name)
 
@@ -92,9 +115,10 @@ WATCH_REGISTER(name)
 static void								\
 name(struct evconnlistener *l_, void *arg_)				\
 {									\
-	long long t0_ = watch_start();					\
+	long long t0_ = watch_start(#name, (watch_ctx_fn)(ctx),		\
+	    arg_);							\
 	body(l_, arg_);							\
-	watch_stop(t0_, #name, (watch_ctx_fn)(ctx), arg_);		\
+	watch_stop(t0_);						\
 }									\
 WATCH_REGISTER(name)
 

@@ -1,4 +1,7 @@
-/* Children: spawn, pipes on the loop, timeouts, reaping. */
+/*
+ * Children: their pipes on the loop, timeouts, reaping; see child.h.
+ * Starting one is child_spawn.c's.
+ */
 #include "autoconf.h"
 
 #include <sys/ioctl.h>
@@ -6,9 +9,7 @@
 #include <sys/wait.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,15 +21,13 @@
 
 #include "common/log.h"
 #include "common/util.h"
-#include "daemon/bufio.h"
-#include "daemon/command.h"
+#include "daemon/child.h"
 #include "daemon/orphans.h"
 #include "daemon/stats.h"
 #include "daemon/watch.h"
 
 #define STDERR_KEEP	4096
 #define KILL_GRACE_S	2
-#define CHILD_PIPE_SIZE	(1024 * 1024)
 
 struct child {
 	LIST_ENTRY(child)	 entry;
@@ -38,7 +37,7 @@ struct child {
 	char			 ctx[128];
 	long long		 started_ms;
 	struct bufferevent	*in, *err;
-	struct event		*inwait;	/* stdin writable, for the owner */
+	struct event		*inwait;	/* stdin writable: owner's */
 	int			 outfd;		/* stdout, -1 once closed */
 	struct event		*outev;
 	int			 out_paused;
@@ -64,12 +63,16 @@ static struct event_base	*cbase;
 static unsigned			 nrunning;
 static unsigned long long	 next_seq = 1;
 
-extern char **environ;
-
 void
 child_init(struct event_base *base)
 {
 	cbase = base;
+}
+
+struct event_base *
+child_base(void)
+{
+	return cbase;
 }
 
 static const char *
@@ -167,16 +170,15 @@ child_close_stdin(struct child *c)
 		close_stdin_now(c);
 }
 
-void
+int
 child_pause_stdout(struct child *c, int pause)
 {
 	c->out_paused = pause;
 	if (c->outfd < 0)
-		return;
+		return 0;
 	if (pause)
-		event_del(c->outev);
-	else
-		event_add(c->outev, NULL);
+		return event_del(c->outev);
+	return event_add(c->outev, NULL);
 }
 
 static void
@@ -184,8 +186,10 @@ close_stdout(struct child *c)
 {
 	if (c->outfd < 0)
 		return;
-	event_free(c->outev);
-	c->outev = NULL;
+	if (c->outev != NULL) {
+		event_free(c->outev);
+		c->outev = NULL;
+	}
 	close(c->outfd);
 	c->outfd = -1;
 }
@@ -332,50 +336,20 @@ child_in_ready(evutil_socket_t fd, short what, void *arg)
 }
 WATCH_EVENT_CB(child_in_ready_cb, child_in_ready, child_ctx)
 
-void
+int
 child_stdin_wait(struct child *c)
 {
 	if (c->in == NULL)
-		return;
-	if (c->inwait == NULL)
-		c->inwait = event_new(cbase, bufferevent_getfd(c->in),
-		    EV_WRITE, child_in_ready_cb, c);
-	if (c->inwait != NULL)
-		event_add(c->inwait, NULL);
+		return 0;
+	return event_add(c->inwait, NULL);
 }
 
+/* TERM to the group first, KILL after the grace: one step per call. */
 static void
-child_timer(evutil_socket_t fd, short what, void *arg)
+kill_step(struct child *c)
 {
-	struct child	*c = arg;
-	struct timeval	 tv = { KILL_GRACE_S, 0 };
+	struct timeval tv = { KILL_GRACE_S, 0 };
 
-	(void)fd;
-	(void)what;
-	if (c->reaped) {
-		int avail = 0;
-
-		/*
-		 * Output still in the pipe, or an owner holding it back for a
-		 * slow client, is not a missing EOF: the owner bounds that.
-		 */
-		if (c->outfd >= 0 && c->arg != NULL && (c->out_paused ||
-		    (ioctl(c->outfd, FIONREAD, &avail) == 0 && avail > 0))) {
-			evtimer_add(c->timer, &tv);
-			return;
-		}
-		/*
-		 * The leader is gone but something outside its group still
-		 * holds a pipe open: stop waiting for EOF.
-		 */
-		close_stdout(c);
-		if (c->err != NULL) {
-			bufferevent_free(c->err);
-			c->err = NULL;
-		}
-		child_finish_check(c);
-		return;
-	}
 	if (!c->killing) {
 		if (c->arg != NULL) {
 			c->timed_out = 1;
@@ -384,16 +358,56 @@ child_timer(evutil_socket_t fd, short what, void *arg)
 			    (int)c->pid);
 		}
 		c->killing = 1;
-		stats.children_killed++;
+		stats_inc(STAT_children_killed);
 		signal_group(c, SIGTERM);
-		evtimer_add(c->timer, &tv);
 	} else {
 		log_ctx(LOG_WARNING, c->ctx, "%s (pid %d) still running %d s "
 		    "after SIGTERM; sending SIGKILL", c->name, (int)c->pid,
 		    KILL_GRACE_S);
 		signal_group(c, SIGKILL);
-		evtimer_add(c->timer, &tv);
 	}
+	if (evtimer_add(c->timer, &tv) != 0) {
+		/* No grace can be waited for: it ends now. */
+		log_ctx(LOG_ERR, c->ctx, "%s (pid %d): cannot arm its timer; "
+		    "sending SIGKILL", c->name, (int)c->pid);
+		signal_group(c, SIGKILL);
+	}
+}
+
+static void
+child_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct child	*c = arg;
+	struct timeval	 tv = { KILL_GRACE_S, 0 };
+	int		 avail = 0;
+
+	(void)fd;
+	(void)what;
+	if (!c->reaped) {
+		kill_step(c);
+		return;
+	}
+	/*
+	 * Output still in the pipe, or an owner holding it back for a slow
+	 * client, is not a missing EOF: the owner bounds that.
+	 */
+	if (c->outfd >= 0 && c->arg != NULL && (c->out_paused ||
+	    (ioctl(c->outfd, FIONREAD, &avail) == 0 && avail > 0))) {
+		if (evtimer_add(c->timer, &tv) != 0)
+			log_ctx(LOG_ERR, c->ctx, "%s: cannot arm its timer; "
+			    "waiting for EOF unbounded", c->name);
+		return;
+	}
+	/*
+	 * The leader is gone but something outside its group still holds a
+	 * pipe open: stop waiting for EOF.
+	 */
+	close_stdout(c);
+	if (c->err != NULL) {
+		bufferevent_free(c->err);
+		c->err = NULL;
+	}
+	child_finish_check(c);
 }
 WATCH_EVENT_CB(child_timer_cb, child_timer, child_ctx)
 
@@ -409,12 +423,18 @@ child_abandon(struct child *c)
 	}
 	close_stdin_now(c);
 	/* Drain what is left; the owner may have paused it. */
-	if (c->outfd >= 0 && c->out_paused)
-		child_pause_stdout(c, 0);
+	if (c->outfd >= 0 && c->out_paused && child_pause_stdout(c, 0) != 0) {
+		close_stdout(c);	/* cannot drain it: EPIPE for them */
+		if (c->reaped) {
+			child_finish_check(c);
+			return;
+		}
+	}
 	if (!c->reaped && !c->killing) {
 		/* Let the timer send TERM now and KILL after the grace. */
 		evtimer_del(c->timer);
-		evtimer_add(c->timer, &tv);
+		if (evtimer_add(c->timer, &tv) != 0)
+			kill_step(c);
 	}
 }
 
@@ -437,154 +457,103 @@ child_free(struct child *c)
 	watch_defer_free(c, free);
 }
 
-static int
-pipe_setup(int fd)
+int
+child_watch(struct child *c, struct bufferevent *in, int outfd,
+    struct bufferevent *err)
 {
-	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) != 0)
+	c->in = in;
+	c->outfd = outfd;
+	c->err = err;
+	if ((in != NULL && (c->inwait = event_new(cbase,
+	    bufferevent_getfd(in), EV_WRITE, child_in_ready_cb, c)) == NULL) ||
+	    (c->outev = event_new(cbase, outfd, EV_READ | EV_PERSIST,
+	    child_out_ready_cb, c)) == NULL ||
+	    (c->timer = evtimer_new(cbase, child_timer_cb, c)) == NULL)
 		return -1;
-	/* Bigger pipes mean fewer wakeups per megabyte streamed. */
-	(void)fcntl(fd, F_SETPIPE_SZ, CHILD_PIPE_SIZE);
 	return 0;
 }
 
-static struct bufferevent *
-pipe_bev(int fd, struct child *c)
+/* Our ends on the loop, and the timeout. */
+static int
+child_arm(struct child *c, int timeout_s)
 {
-	struct bufferevent *bev;
+	struct timeval tv = { timeout_s, 0 };
 
-	if (pipe_setup(fd) != 0)
-		return NULL;
-	bev = bufferevent_socket_new(cbase, fd, BEV_OPT_CLOSE_ON_FREE);
-	if (bev == NULL)
-		return NULL;
-	bufferevent_set_max_single_read(bev, CHILD_PIPE_SIZE);
-	bufferevent_set_max_single_write(bev, CHILD_PIPE_SIZE);
-	(void)c;
-	return bev;
-}
-
-struct child *
-child_spawn(const struct command_spec *spec, const char *ctx, int timeout_s,
-    const struct child_cbs *cbs, void *arg, char *err, size_t errlen)
-{
-	static char		*env[] = {
-		"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C", NULL
-	};
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t	 at;
-	sigset_t		 none, dflt;
-	struct child		*c;
-	struct timeval		 tv;
-	char			 prog[128];
-	int			 pin[2] = { -1, -1 }, pout[2] = { -1, -1 };
-	int			 perr[2] = { -1, -1 }, r, e = 0;
-	pid_t			 pid;
-
-	/* argv[0] comes from the configuration: one line, escaped. */
-	str_escape(prog, sizeof(prog), spec->path != NULL ? spec->path :
-	    spec->argv[0], strlen(spec->path != NULL ? spec->path :
-	    spec->argv[0]), 80);
-	if (spec->path == NULL) {
-		snprintf(err, errlen, "%s: cannot execute %s: %s", spec->name,
-		    prog, strerror(ENOENT));
-		errno = ENOENT;
-		return NULL;
-	}
-	if ((spec->input && pipe2(pin, O_CLOEXEC) != 0) ||
-	    pipe2(pout, O_CLOEXEC) != 0 || pipe2(perr, O_CLOEXEC) != 0) {
-		e = errno;
-		snprintf(err, errlen, "%s: pipe: %s", spec->name, strerror(e));
-		goto fail_fds;
-	}
-
-	posix_spawn_file_actions_init(&fa);
-	if (spec->input)
-		posix_spawn_file_actions_adddup2(&fa, pin[0], STDIN_FILENO);
-	else
-		posix_spawn_file_actions_addopen(&fa, STDIN_FILENO,
-		    "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, pout[1], STDOUT_FILENO);
-	posix_spawn_file_actions_adddup2(&fa, perr[1], STDERR_FILENO);
-	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-
-	posix_spawnattr_init(&at);
-	sigemptyset(&none);
-	sigemptyset(&dflt);
-	sigaddset(&dflt, SIGPIPE);
-	sigaddset(&dflt, SIGTERM);
-	sigaddset(&dflt, SIGINT);
-	sigaddset(&dflt, SIGHUP);
-	sigaddset(&dflt, SIGCHLD);
-	sigaddset(&dflt, SIGUSR1);
-	posix_spawnattr_setsigdefault(&at, &dflt);
-	posix_spawnattr_setsigmask(&at, &none);
-	posix_spawnattr_setpgroup(&at, 0);
-	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP |
-	    POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
-
-	r = posix_spawn(&pid, spec->path, &fa, &at, spec->argv, env);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&at);
-	if (r != 0) {
-		stats.children_failed++;
-		e = r;
-		snprintf(err, errlen, "%s: cannot execute %s: %s", spec->name,
-		    prog, strerror(e));
-		goto fail_fds;
-	}
-	stats.children_spawned++;
-	nrunning++;
-
-	c = xcalloc(1, sizeof(*c));
-	c->pid = pid;
-	c->seq = next_seq++;
-	c->name = xstrdup(spec->name);
-	snprintf(c->ctx, sizeof(c->ctx), "%s", ctx);
-	c->started_ms = mono_ms();
-	c->cbs = cbs;
-	c->arg = arg;
-	c->outfd = -1;
-	LIST_INSERT_HEAD(&children, c, entry);
-	if (spec->input)
-		close(pin[0]);
-	close(pout[1]);
-	close(perr[1]);
-	if ((spec->input && (c->in = pipe_bev(pin[1], c)) == NULL) ||
-	    pipe_setup(pout[0]) != 0 ||
-	    (c->outev = event_new(cbase, pout[0], EV_READ | EV_PERSIST,
-	    child_out_ready_cb, c)) == NULL ||
-	    (c->err = pipe_bev(perr[0], c)) == NULL)
-		fatalx("cannot set up pipes for pid %d", (int)pid);
-	c->outfd = pout[0];
 	if (c->in != NULL) {
 		bufferevent_setcb(c->in, NULL, child_in_write_cb,
 		    child_pipe_event_cb, c);
 		bufferevent_setwatermark(c->in, EV_WRITE,
 		    CHILD_STDIN_HIGH / 4, 0);
-		bufferevent_enable(c->in, EV_WRITE);
+		if (bufferevent_enable(c->in, EV_WRITE) != 0)
+			return -1;
 	}
-	event_add(c->outev, NULL);
+	if (event_add(c->outev, NULL) != 0)
+		return -1;
 	bufferevent_setcb(c->err, child_err_read_cb, NULL,
 	    child_pipe_event_cb, c);
-	bufferevent_enable(c->err, EV_READ);
-	c->timer = evtimer_new(cbase, child_timer_cb, c);
-	tv.tv_sec = spec->timeout_s > 0 ? spec->timeout_s : timeout_s;
-	tv.tv_usec = 0;
-	evtimer_add(c->timer, &tv);
-	log_ctx(LOG_DEBUG, c->ctx, "started %s (pid %d)", c->name, (int)pid);
-	return c;
+	if (bufferevent_enable(c->err, EV_READ) != 0 ||
+	    evtimer_add(c->timer, &tv) != 0)
+		return -1;
+	return 0;
+}
 
-fail_fds:
-	for (r = 0; r < 2; r++) {
-		if (pin[r] >= 0)
-			close(pin[r]);
-		if (pout[r] >= 0)
-			close(pout[r]);
-		if (perr[r] >= 0)
-			close(perr[r]);
+/* Our ends closed: the child sees EOF and EPIPE; it is not reaped here. */
+static void
+child_unwatch(struct child *c)
+{
+	close_stdin_now(c);
+	close_stdout(c);
+	if (c->err != NULL) {
+		bufferevent_free(c->err);
+		c->err = NULL;
 	}
-	errno = e;
-	return NULL;
+}
+
+void
+child_release(struct child *c)
+{
+	child_unwatch(c);
+	if (c->timer != NULL)
+		event_free(c->timer);
+	free(c->name);
+	free(c);
+}
+
+struct child *
+child_new(const struct child_opts *o, const struct child_cbs *cbs, void *arg)
+{
+	struct child *c = xcalloc(1, sizeof(*c));
+
+	c->name = xstrdup(o->name);
+	snprintf(c->ctx, sizeof(c->ctx), "%s", o->ctx);
+	c->cbs = cbs;
+	c->arg = arg;
+	c->outfd = -1;
+	return c;
+}
+
+int
+child_started(struct child *c, pid_t pid, int timeout_s)
+{
+	nrunning++;
+	c->pid = pid;
+	c->seq = next_seq++;
+	c->started_ms = mono_ms();
+	LIST_INSERT_HEAD(&children, c, entry);
+	if (child_arm(c, timeout_s) != 0) {
+		/* It runs unwatched: kill it; SIGCHLD reaps and frees it. */
+		log_ctx(LOG_ERR, c->ctx, "%s (pid %d): cannot watch its "
+		    "pipes; killing it", c->name, (int)pid);
+		stats_inc(STAT_children_failed);
+		c->arg = NULL;
+		c->killing = 1;
+		child_unwatch(c);
+		signal_group(c, SIGKILL);
+		return -1;
+	}
+	stats_inc(STAT_children_spawned);
+	log_ctx(LOG_DEBUG, c->ctx, "started %s (pid %d)", c->name, (int)pid);
+	return 0;
 }
 
 /* A command's leader, not reaped yet: its pid is still its own. */
@@ -643,7 +612,10 @@ children_reap(void)
 			/* EOF is due at once; bound the wait if it is not. */
 			struct timeval tv = { KILL_GRACE_S, 0 };
 
-			evtimer_add(c->timer, &tv);
+			if (evtimer_add(c->timer, &tv) != 0)
+				log_ctx(LOG_ERR, c->ctx, "%s: cannot arm its "
+				    "timer; waiting for EOF unbounded",
+				    c->name);
 		}
 		child_finish_check(c);
 	}
@@ -697,4 +669,29 @@ children_shutdown(void)
 		child_free(c);
 	}
 	orphans_shutdown(child_known);
+}
+
+struct child_emit {
+	struct stats_out	*out;
+	int			 n;
+};
+
+static void
+emit_child(pid_t pid, const char *name, long long age_ms, void *arg)
+{
+	struct child_emit	*ce = arg;
+	char			 key[32];
+
+	snprintf(key, sizeof(key), "child.%d", ce->n++);
+	stats_kv(ce->out, key, "pid %d command %s age %.3f s", (int)pid, name,
+	    (double)age_ms / 1000.0);
+}
+
+void
+children_report(struct stats_out *out)
+{
+	struct child_emit ce = { out, 0 };
+
+	stats_kv(out, "children_running", "%u", children_running());
+	children_foreach(emit_child, &ce);
 }

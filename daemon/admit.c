@@ -1,0 +1,186 @@
+/* Admission of accepted connections; see admit.h. */
+#include "autoconf.h"
+
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "daemon/admit.h"
+#include "daemon/stats.h"
+
+#define SRC_BUCKETS	1024
+#define REFUSE_LOG_MS	1000	/* one line per reason at most this often */
+
+/* Connections per source address, for limits.max_clients_per_source. */
+struct srcent {
+	struct srcent	*next;
+	int		 family;
+	unsigned char	 addr[16];
+	unsigned	 count;
+};
+
+static struct srcent	*srcmap[SRC_BUCKETS];
+static unsigned		 nclients;
+
+enum refusal { REFUSE_DRAINING, REFUSE_MAX_CLIENTS, REFUSE_PER_SOURCE,
+	REFUSE_N };
+
+static const char *const refusal_text[REFUSE_N] = {
+	"shutting down", "max_clients reached",
+	"max_clients_per_source reached"
+};
+
+static const enum stat_counter refusal_stat[REFUSE_N] = {
+	STAT_connections_refused_draining,
+	STAT_connections_refused_max_clients,
+	STAT_connections_refused_per_source
+};
+
+/* The log of each reason: when it was last written, what it left out. */
+static struct {
+	long long	 last_ms;
+	unsigned long	 unlogged;
+} refusal_log[REFUSE_N] = {
+	{ -REFUSE_LOG_MS, 0 }, { -REFUSE_LOG_MS, 0 }, { -REFUSE_LOG_MS, 0 }
+};
+
+static size_t
+src_key(const struct sockaddr *sa, int *family, unsigned char addr[16])
+{
+	memset(addr, 0, 16);
+	*family = sa->sa_family;
+	if (sa->sa_family == AF_INET) {
+		memcpy(addr, &((const struct sockaddr_in *)(const void *)sa)->
+		    sin_addr, 4);
+		return 4;
+	}
+	if (sa->sa_family == AF_INET6) {
+		memcpy(addr, &((const struct sockaddr_in6 *)(const void *)sa)->
+		    sin6_addr, 16);
+		return 16;
+	}
+	return 0;
+}
+
+static unsigned
+src_hash(const unsigned char *addr)
+{
+	unsigned h = 2166136261u;
+	int	 i;
+
+	for (i = 0; i < 16; i++)
+		h = (h ^ addr[i]) * 16777619u;
+	return h % SRC_BUCKETS;
+}
+
+static struct srcent *
+src_get(const struct sockaddr *sa)
+{
+	struct srcent	*e;
+	unsigned char	 addr[16];
+	int		 family;
+	unsigned	 h;
+
+	if (src_key(sa, &family, addr) == 0)
+		return NULL;
+	h = src_hash(addr);
+	for (e = srcmap[h]; e != NULL; e = e->next)
+		if (e->family == family && memcmp(e->addr, addr, 16) == 0)
+			return e;
+	e = xcalloc(1, sizeof(*e));
+	e->family = family;
+	memcpy(e->addr, addr, 16);
+	e->next = srcmap[h];
+	srcmap[h] = e;
+	return e;
+}
+
+static void
+src_unlink(struct srcent *e)
+{
+	struct srcent **pp;
+
+	for (pp = &srcmap[src_hash(e->addr)]; *pp != NULL;
+	    pp = &(*pp)->next)
+		if (*pp == e) {
+			*pp = e->next;
+			free(e);
+			return;
+		}
+}
+
+/*
+ * A flood of refusals must not flood syslog: one line per reason a
+ * second, counting the ones left out since the last (STATS counts every
+ * one).
+ */
+static void
+refuse_log(enum refusal why, const char *peer)
+{
+	long long now = mono_ms();
+
+	if (now - refusal_log[why].last_ms < REFUSE_LOG_MS) {
+		refusal_log[why].unlogged++;
+		return;
+	}
+	if (refusal_log[why].unlogged > 0)
+		log_info("%s: closing connection from %s (%lu more since the "
+		    "last message)", refusal_text[why], peer,
+		    refusal_log[why].unlogged);
+	else
+		log_info("%s: closing connection from %s", refusal_text[why],
+		    peer);
+	refusal_log[why].last_ms = now;
+	refusal_log[why].unlogged = 0;
+}
+
+/* Local peers are no clients: their refusals are logged, not counted. */
+static int
+refuse(enum refusal why, const struct sockaddr *sa, const char *peer,
+    struct srcent *src)
+{
+	if (src != NULL && src->count == 0)
+		src_unlink(src);
+	if (sa != NULL)
+		stats_inc(refusal_stat[why]);
+	refuse_log(why, peer);
+	return -1;
+}
+
+int
+admit_check(const struct sockaddr *sa, const char *peer,
+    const struct limits *lim, int draining, struct admit_slot *slot)
+{
+	struct srcent *src;
+
+	memset(slot, 0, sizeof(*slot));
+	if (draining)
+		return refuse(REFUSE_DRAINING, sa, peer, NULL);
+	if (sa == NULL)
+		return 0;
+	if (nclients >= (unsigned)lim->max_clients)
+		return refuse(REFUSE_MAX_CLIENTS, sa, peer, NULL);
+	src = src_get(sa);
+	if (src != NULL && src->count >= (unsigned)lim->max_clients_per_source)
+		return refuse(REFUSE_PER_SOURCE, sa, peer, src);
+	if (src != NULL)
+		src->count++;
+	slot->src = src;
+	slot->client = 1;
+	nclients++;
+	return 0;
+}
+
+void
+admit_release(struct admit_slot *slot)
+{
+	if (slot->src != NULL && --slot->src->count == 0)
+		src_unlink(slot->src);
+	if (slot->client)
+		nclients--;
+	memset(slot, 0, sizeof(*slot));
+}

@@ -1,0 +1,183 @@
+/*
+ * Starting a command: its pipes, posix_spawn in a process group of its
+ * own with a clean signal state, a fixed environment and stdin from
+ * /dev/null unless it takes input.  The process is then child.c's.
+ */
+#include "autoconf.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/bufferevent.h>
+
+#include "common/util.h"
+#include "daemon/child.h"
+#include "daemon/config_cmd.h"
+#include "daemon/stats.h"
+
+static int
+pipe_setup(int fd)
+{
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) != 0)
+		return -1;
+	(void)fcntl(fd, F_SETPIPE_SZ, CHILD_PIPE_SIZE);
+	return 0;
+}
+
+/* A bufferevent on our end of a pipe; it owns fd once it exists. */
+static struct bufferevent *
+pipe_bev(int fd)
+{
+	struct bufferevent *bev;
+
+	if (pipe_setup(fd) != 0)
+		return NULL;
+	bev = bufferevent_socket_new(child_base(), fd, BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL)
+		return NULL;
+	bufferevent_set_max_single_read(bev, CHILD_PIPE_SIZE);
+	bufferevent_set_max_single_write(bev, CHILD_PIPE_SIZE);
+	return bev;
+}
+
+static void
+close_pipes(int pin[2], int pout[2], int perr[2])
+{
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		if (pin[i] >= 0)
+			close(pin[i]);
+		if (pout[i] >= 0)
+			close(pout[i]);
+		if (perr[i] >= 0)
+			close(perr[i]);
+	}
+}
+
+/* Our ends of the pipes, handed to c; each one taken is set to -1. */
+static int
+spawn_watch(struct child *c, int pin[2], int pout[2], int perr[2])
+{
+	struct bufferevent	*in = NULL, *err;
+	int			 outfd;
+
+	if ((pin[1] >= 0 && (in = pipe_bev(pin[1])) == NULL) ||
+	    pipe_setup(pout[0]) != 0 || (err = pipe_bev(perr[0])) == NULL) {
+		if (in != NULL) {
+			bufferevent_free(in);
+			pin[1] = -1;
+		}
+		return -1;
+	}
+	if (in != NULL)
+		pin[1] = -1;
+	perr[0] = -1;
+	outfd = pout[0];
+	pout[0] = -1;
+	return child_watch(c, in, outfd, err);
+}
+
+static int
+child_exec(const struct child_opts *o, int infd, int outfd, int errfd,
+    pid_t *pid)
+{
+	static char		*env[] = {
+		"PATH=" CHILD_PATH, "LC_ALL=C", NULL
+	};
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t	 at;
+	sigset_t		 none, dflt;
+	int			 r;
+
+	posix_spawn_file_actions_init(&fa);
+	if (o->input)
+		posix_spawn_file_actions_adddup2(&fa, infd, STDIN_FILENO);
+	else
+		posix_spawn_file_actions_addopen(&fa, STDIN_FILENO,
+		    "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, outfd, STDOUT_FILENO);
+	posix_spawn_file_actions_adddup2(&fa, errfd, STDERR_FILENO);
+	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+
+	posix_spawnattr_init(&at);
+	sigemptyset(&none);
+	sigemptyset(&dflt);
+	sigaddset(&dflt, SIGPIPE);
+	sigaddset(&dflt, SIGTERM);
+	sigaddset(&dflt, SIGINT);
+	sigaddset(&dflt, SIGHUP);
+	sigaddset(&dflt, SIGCHLD);
+	sigaddset(&dflt, SIGUSR1);
+	posix_spawnattr_setsigdefault(&at, &dflt);
+	posix_spawnattr_setsigmask(&at, &none);
+	posix_spawnattr_setpgroup(&at, 0);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP |
+	    POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+
+	r = posix_spawn(pid, o->path, &fa, &at, o->argv, env);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
+	return r;
+}
+
+struct child *
+child_spawn(const struct child_opts *o, const struct child_cbs *cbs,
+    void *arg, char *err, size_t errlen)
+{
+	struct child	*c;
+	char		 prog[128];
+	const char	*shown = o->path != NULL ? o->path : o->argv[0];
+	int		 pin[2] = { -1, -1 }, pout[2] = { -1, -1 };
+	int		 perr[2] = { -1, -1 }, r, e;
+	pid_t		 pid;
+
+	/* argv[0] comes from the configuration: one line, escaped. */
+	str_escape(prog, sizeof(prog), shown, strlen(shown), 80);
+	if (o->path == NULL) {
+		snprintf(err, errlen, "%s: cannot execute %s: %s", o->name,
+		    prog, strerror(ENOENT));
+		errno = ENOENT;
+		return NULL;
+	}
+	if ((o->input && pipe2(pin, O_CLOEXEC) != 0) ||
+	    pipe2(pout, O_CLOEXEC) != 0 || pipe2(perr, O_CLOEXEC) != 0) {
+		e = errno;
+		snprintf(err, errlen, "%s: pipe: %s", o->name, strerror(e));
+		close_pipes(pin, pout, perr);
+		errno = e;
+		return NULL;
+	}
+	c = child_new(o, cbs, arg);
+	if (spawn_watch(c, pin, pout, perr) != 0) {
+		snprintf(err, errlen, "%s: cannot watch its pipes: %s",
+		    o->name, strerror(ENOMEM));
+		child_release(c);
+		close_pipes(pin, pout, perr);
+		errno = ENOMEM;
+		return NULL;
+	}
+	r = child_exec(o, pin[0], pout[1], perr[1], &pid);
+	/* What is left in the arrays are the child's ends. */
+	close_pipes(pin, pout, perr);
+	if (r != 0) {
+		stats_inc(STAT_children_failed);
+		snprintf(err, errlen, "%s: cannot execute %s: %s", o->name,
+		    prog, strerror(r));
+		child_release(c);
+		errno = r;
+		return NULL;
+	}
+	if (child_started(c, pid, o->timeout_s) != 0) {
+		snprintf(err, errlen, "%s: cannot watch its pipes: %s",
+		    o->name, strerror(ENOMEM));
+		errno = ENOMEM;
+		return NULL;
+	}
+	return c;
+}

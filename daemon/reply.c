@@ -1,0 +1,88 @@
+/* Replies of the broker session; see reply.h. */
+#include "autoconf.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+#include <event2/buffer.h>
+
+#include "common/log.h"
+#include "common/proto.h"
+#include "daemon/reply.h"
+#include "daemon/stats.h"
+#include "daemon/xport.h"
+
+#define COPY_MAX	(16 * 1024)	/* replies copied, not moved */
+
+void
+reply_final(struct session *s, int code, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	reply_vfinal(s, code, fmt, ap);
+	va_end(ap);
+}
+
+void
+reply_vfinal(struct session *s, int code, const char *fmt, va_list ap)
+{
+	char text[512];
+
+	vsnprintf(text, sizeof(text), fmt, ap);
+	/* bytes_out counts what is queued for the client. */
+	if (code == 0)
+		s->conn->bytes_out += (unsigned long long)evbuffer_add_printf(
+		    s->out, text[0] ? "OK %s\n" : "OK\n", text);
+	else {
+		stats_count_error(code);
+		s->conn->bytes_out += (unsigned long long)evbuffer_add_printf(
+		    s->out, "ERR %d %s\n", code, text);
+		log_ctx(code >= 500 ? LOG_WARNING : LOG_INFO, s->conn->ctx,
+		    "ERR %d %s", code, text);
+	}
+}
+
+/*
+ * Small replies are copied: moving their chains would queue the slack of
+ * many small chains, which a client that does not read keeps.
+ */
+void
+reply_data(struct session *s, struct evbuffer *buf)
+{
+	char	hdr[PROTO_DATA_HDR_MAX];
+	size_t	n;
+
+	while ((n = evbuffer_get_length(buf)) > 0) {
+		if (n > PROTO_MAX_FRAME)
+			n = PROTO_MAX_FRAME;
+		evbuffer_add(s->out, hdr, proto_data_header(hdr, n));
+		if (n <= COPY_MAX) {
+			evbuffer_add(s->out, evbuffer_pullup(buf,
+			    (ev_ssize_t)n), n);
+			evbuffer_drain(buf, n);
+		} else
+			evbuffer_remove_buffer(buf, s->out, n);
+		s->conn->bytes_out += n;
+	}
+}
+
+void
+reply_flush(struct session *s)
+{
+	(void)xport_write_buf(s->conn->xport, s->out, -1);
+}
+
+int
+reply_kick(struct session *s)
+{
+	if (s->writing || evbuffer_get_length(s->out) == 0)
+		return 0;
+	if (xport_want_write(s->conn->xport, XPORT_ON) != 0) {
+		log_ctx(LOG_ERR, s->conn->ctx, "cannot watch the connection");
+		conn_close(s->conn);
+		return -1;
+	}
+	s->writing = 1;
+	return 0;
+}
