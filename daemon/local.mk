@@ -11,6 +11,7 @@ daemon_libbrokerd_a_SOURCES = \
 	daemon/config.c daemon/config.h \
 	daemon/config_cmd.c daemon/config_cmd.h \
 	daemon/admit.c daemon/admit.h \
+	daemon/audit.c daemon/audit.h \
 	daemon/conn.c daemon/conn.h \
 	daemon/control.c daemon/control.h \
 	daemon/dfgnu.c daemon/dfgnu.h \

@@ -8,6 +8,7 @@
 
 #include <event2/buffer.h>
 
+#include "daemon/audit.h"
 #include "daemon/bufio.h"
 #include "daemon/child.h"
 #include "daemon/render.h"
@@ -86,6 +87,7 @@ child_reply(struct session *s, struct child *ch)
 	char		 warning[400];
 	int		 st = child_wait_status(ch);
 
+	audit_status(s, st);
 	if (child_timed_out(ch)) {
 		int t = s->cmd->timeout_s > 0 ? s->cmd->timeout_s :
 		    s->cfg->limits.command_timeout_s;
@@ -149,6 +151,7 @@ session_child_start(struct session *s, const struct command_spec *cmd)
 	};
 	char err[512];
 
+	audit_command(s, cmd->name);
 	if (children_running() >= (unsigned)srv.cfg->limits.max_children) {
 		reply_final(s, 429, "busy: %u commands running",
 		    children_running());

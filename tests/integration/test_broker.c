@@ -750,8 +750,9 @@ test_out_of_fds(void)
 	    == 0, "UPPER then gets ERR 500, the daemon's resource failure "
 	    "(%d %s)", r.code, r.text);
 	reply_free(&r);
-	ok(d_log_count(&d2, "ERR 500 upper: pipe: Too many open files") == 1,
-	    "logged once");
+	ok(d_log_count(&d2, "request UPPER upper: ERR 500, ") == 1 &&
+	    d_log_count(&d2, " bytes out: upper: pipe: Too many open files") ==
+	    1, "logged once, in its audit line");
 	for (i = 1; i < n; i++)
 		close(fds[i]);
 	fd = fds[0];

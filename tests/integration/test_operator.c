@@ -1,0 +1,356 @@
+/*
+ * The daemon as an operator meets it: a command never outlives its
+ * client, one audit line per request, reloads that say who asked, the
+ * COMMANDS verb, refusals that say why, and the start-up warnings.
+ */
+#include "autoconf.h"
+
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tests/integration/harness.h"
+#include "tests/tap.h"
+
+static const char	*brokerctl;
+static struct daemon	 d;
+static char		 broker_port[16];
+
+/* max_children = 1: a slot a command did not give back shows as 429. */
+static const char conf_text[] =
+"listen = ( { service = \"echo\"; address = \"127.0.0.1\"; port = 0; },\n"
+"  { service = \"broker\"; address = \"127.0.0.1\"; port = 0; } );\n"
+"limits = { max_children = 1; max_clients_per_source = 64; };\n"
+"commands = {\n"
+"  longsleep = { argv = [ \"sleep\", \"60\" ]; };\n"
+"  slowecho = { argv = [ \"sh\", \"-c\", \"sleep 1.5; echo done\" ]; };\n"
+"  sink = { argv = [ \"sh\", \"-c\", \"cat > /dev/null; sleep 60\" ];\n"
+"    input = true; };\n"
+"  fail = { argv = [ \"sh\", \"-c\", \"echo oops >&2; echo more >&2; "
+"exit 2\" ]; };\n"
+"  upper = { argv = [ \"tr\", \"a-z\", \"A-Z\" ]; input = true; };\n"
+"  slow = { argv = [ \"sleep\", \"60\" ]; timeout_s = 1; };\n"
+"};\n";
+
+/* A bound for what must happen "within a second": a wrapper is slower. */
+static int
+second(void)
+{
+	return harness_wrapped() ? 5000 : 1000;
+}
+
+static long long
+stat_now(const char *key)
+{
+	return stat_port(d.broker_port, key);
+}
+
+static long long gone_ms;	/* how long the last gone_within() took */
+
+/* Whether pid is gone (reaped) within ms of start. */
+static int
+gone_within(pid_t pid, long long start, int ms)
+{
+	do {
+		gone_ms = now_ms() - start;
+		if (kill(pid, 0) != 0 && errno == ESRCH)
+			return 1;
+		msleep(10);
+	} while (now_ms() - start < ms);
+	return 0;
+}
+
+/* Exit status, or -1 (and the process killed) after timeout_ms. */
+static int
+wait_exit(pid_t pid, int timeout_ms)
+{
+	long long start = now_ms();
+	int	  status;
+
+	while (waitpid(pid, &status, WNOHANG) == 0) {
+		if (now_ms() - start > timeout_ms) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			return -1;
+		}
+		msleep(10);
+	}
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* brokerctl -p BROKER_PORT args... in the background, output dropped. */
+static pid_t
+ctl_spawn(const char *a1, const char *a2, const char *a3, const char *a4)
+{
+	pid_t	pid;
+	int	null;
+
+	if ((pid = fork()) == 0) {
+		null = open("/dev/null", O_RDWR);
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);
+		execl(brokerctl, brokerctl, "-H", "127.0.0.1", "-p",
+		    broker_port, a1, a2, a3, a4, (char *)NULL);
+		_exit(127);
+	}
+	if (pid < 0)
+		bail("fork: %s", strerror(errno));
+	return pid;
+}
+
+/* The slot of max_children = 1 is free: a RUN gets its command. */
+static int
+slot_free(void)
+{
+	struct reply	r;
+	int		fd = tcp_connect(d.broker_port), good;
+
+	send_all(fd, "RUN slowecho\nEND\n", 17);
+	good = read_reply(fd, &r, 10000) == 0 && strcmp(r.data, "done\n") == 0;
+	if (!good)
+		diag("RUN slowecho: %d %s", r.code, r.text);
+	reply_free(&r);
+	close(fd);
+	return good;
+}
+
+/*
+ * The defect of issue 15: a silent command outlived its client.  Killed
+ * brokerctl (which half-closes after END), a client that closes without
+ * a half-close, and one that closes before END: the command goes within
+ * a second, the slot with it, each counted once as abandoned.
+ */
+static void
+test_abandoned(void)
+{
+	pid_t		 cpid, kid;
+	long long	 t0, abandoned0 = stat_now("requests_abandoned");
+	long long	 e400 = stat_now("errors.400");
+	int		 fd, gone;
+
+	cpid = ctl_spawn("-t", "60", "run", "longsleep");
+	kid = stats_child_pid(d.broker_port, "longsleep", 10000);
+	ok(kid > 0, "brokerctl run longsleep: the command runs (pid %d)",
+	    (int)kid);
+	msleep(600);	/* brokerctl has half-closed; a few probes went by */
+	ok(kill(kid, 0) == 0, "a client that half-closed after END keeps its "
+	    "command running");
+	ok(waitpid(cpid, NULL, WNOHANG) == 0, "brokerctl still waits");
+	kill(cpid, SIGKILL);
+	t0 = now_ms();
+
+	gone = gone_within(kid, t0, second());
+	ok(gone, "brokerctl killed: the command is "
+	    "gone within a second (%lld ms)", gone_ms);
+	wait_exit(cpid, 5000);
+	ok(slot_free(), "its max_children slot is free: the next RUN runs");
+	ok(d_log_wait(&d, "request RUN longsleep: abandoned, ", 1, 5000) &&
+	    d_log_count(&d, "client went away; SIGTERM to longsleep's process "
+	    "group (pid ") == 1, "logged once, with the command's name");
+
+	/* A client that closes without shutting down its side first. */
+	fd = tcp_connect(d.broker_port);
+	send_all(fd, "RUN longsleep\nEND\n", 18);
+	kid = stats_child_pid(d.broker_port, "longsleep", 10000);
+	close(fd);
+	t0 = now_ms();
+	gone = kid > 0 && gone_within(kid, t0, second());
+	ok(gone, "a client that closes "
+	    "after END: the command is gone within a second (%lld ms)",
+	    gone_ms);
+
+	/* Before END: its input can never be complete. */
+	fd = tcp_connect(d.broker_port);
+	send_all(fd, "RUN sink\nDATA 3\nabc", 19);
+	kid = stats_child_pid(d.broker_port, "sink", 10000);
+	close(fd);
+	t0 = now_ms();
+	gone = kid > 0 && gone_within(kid, t0, second());
+	ok(gone, "a client that closes "
+	    "before END: the command is gone within a second (%lld ms)",
+	    gone_ms);
+	ok(slot_free(), "and the slot is free");
+	is_int(stat_now("requests_abandoned") - abandoned0, 3,
+	    "STATS requests_abandoned counts the three");
+	is_int(stat_now("errors.400") - e400, 0, "none of them counts as "
+	    "errors.400");
+	ok(d_log_count(&d, "request RUN longsleep: abandoned, ") == 2 &&
+	    d_log_count(&d, "request RUN sink: abandoned, ") == 1 &&
+	    d_log_count(&d, "connection closed before END; SIGTERM to sink's "
+	    "process group") == 1 && d_log_count(&d, "request RUN sink: ERR") ==
+	    0, "one line for each");
+}
+
+/*
+ * EOF after END is a half-close, and a client that still reads gets its
+ * whole reply: empty frames while the command is silent, which change
+ * nothing in what it reads.
+ */
+static void
+test_half_close(void)
+{
+	struct reply	r;
+	long long	abandoned0 = stat_now("requests_abandoned");
+	int		fd = tcp_connect(d.broker_port);
+
+	send_all(fd, "RUN slowecho\nEND\n", 17);
+	shutdown(fd, SHUT_WR);
+	read_reply(fd, &r, 10000);
+	ok(r.code == 0 && strcmp(r.data, "done\n") == 0, "half-closed after "
+	    "END and reading: the whole reply (%d %s)", r.code, r.text);
+	reply_free(&r);
+	is_int(eof_within(fd, 3000), 1, "then the daemon closes");
+	close(fd);
+	is_int(stat_now("requests_abandoned") - abandoned0, 0,
+	    "nothing abandoned");
+}
+
+/* One request on a new connection to the control socket. */
+static int
+control_request(const char *line, struct reply *r)
+{
+	int fd = unix_connect(d.control), code;
+
+	if (fd < 0)
+		bail("control socket %s: %s", d.control, strerror(errno));
+	code = request(fd, line, r);
+	close(fd);
+	return code;
+}
+
+/*
+ * One line per finished request, at info: peer, verb, command, outcome,
+ * exit status decoded, duration, bytes; a failure's details once.
+ */
+static void
+test_audit(void)
+{
+	struct reply	r;
+	int		fd = tcp_connect(d.broker_port);
+
+	request(fd, "PING", &r);
+	reply_free(&r);
+	ok(d_log_wait(&d, "request PING: OK, 0.0", 1, 5000) &&
+	    d_log_count(&d, " s, 5 bytes in, 8 bytes out") == 1,
+	    "PING: \"broker PEER: request PING: OK, 0.0.. s, 5 bytes in, 8 "
+	    "bytes out\"");
+	send_all(fd, "RUN fail\nEND\n", 13);
+	read_reply(fd, &r, 10000);
+	is_int(r.code, 502, "RUN fail: ERR 502 (%s)", r.text);
+	reply_free(&r);
+	ok(d_log_wait(&d, "request RUN fail: ERR 502, exit 2, ", 1, 5000),
+	    "its audit line: ERR 502, exit 2");
+	d_log_diag(&d, "oops");
+	is_int(d_log_count(&d, "oops"), 1, "its stderr is logged once, not "
+	    "twice");
+	request(fd, "FROB x", &r);
+	reply_free(&r);
+	ok(d_log_wait(&d, "request FROB x: ERR 404, ", 1, 5000) &&
+	    d_log_count(&d, " bytes out: unknown command \"FROB\"") == 1,
+	    "an unknown verb: ERR 404 and the reply's text");
+	send_all(fd, "RUN slow\nEND\n", 13);
+	read_reply(fd, &r, 10000);
+	reply_free(&r);
+	ok(d_log_wait(&d, "request RUN slow: ERR 504, killed by SIGTERM, ", 1,
+	    5000), "a command timed out: ERR 504, killed by SIGTERM");
+	send_all(fd, "UPPER\nDATA 6\nhello\nEND\n", 23);
+	read_reply(fd, &r, 10000);
+	reply_free(&r);
+	ok(d_log_wait(&d, "request UPPER upper: OK, exit 0, ", 1, 5000) &&
+	    d_log_count(&d, " s, 23 bytes in, 16 bytes out") == 1,
+	    "UPPER: the command's name, its input and output counted");
+	d_log_diag(&d, "request UPPER");
+	close(fd);
+	control_request("PING", &r);
+	reply_free(&r);
+	ok(d_log_wait(&d, ": request PING: OK, ", 2, 5000) &&
+	    d_log_count(&d, "control uid ") >= 1, "on the control socket: "
+	    "\"control uid N pid N: request PING: OK ...\"");
+}
+
+/* Reloads say who asked; a failed one is logged once. */
+static void
+test_reload_who(void)
+{
+	struct reply	 r;
+	char		*out, *err, bad[2048];
+	int		 st;
+
+	kill(d.pid, SIGHUP);
+	ok(d_log_wait(&d, "reloaded configuration (generation 2), asked by "
+	    "SIGHUP", 1, 10000) && d_log_count(&d, "reloading ") == 1 &&
+	    d_log_count(&d, ", asked by SIGHUP") == 2, "SIGHUP: the reload "
+	    "says so, starting and done");
+	st = d_ctl(&d, "reload", &out, &err);
+	ok(st == 0 && d_log_wait(&d, "reloaded configuration (generation 3), "
+	    "asked by control uid ", 1, 10000), "brokerctl reload: asked by "
+	    "control uid N pid N");
+	free(out);
+	free(err);
+	ok(d_log_count(&d, "request RELOAD: OK, ") == 1, "and its audit line");
+	snprintf(bad, sizeof(bad), "%s\nbogus_key = 1;\n", conf_text);
+	write_text(d.conf, bad, 0644);
+	st = d_ctl(&d, "reload", &out, &err);
+	ok(st == 1 && strstr(err, "bogus_key") != NULL, "a bad file: brokerctl "
+	    "reload fails, naming the error");
+	free(out);
+	free(err);
+	ok(d_log_wait(&d, "request RELOAD: ERR 500, ", 1, 10000),
+	    "its audit line: ERR 500");
+	d_log_diag(&d, "bogus_key");
+	is_int(d_log_count(&d, "bogus_key"), 1, "the error is logged once, not "
+	    "twice");
+	ok(d_log_count(&d, "reload failed; still serving generation 3 (asked "
+	    "by control uid ") == 1, "the failure says who asked");
+	write_text(d.conf, conf_text, 0644);
+
+	/* LOGLEVEL: at notice whatever the level; bad names listed. */
+	control_request("LOGLEVEL error", &r);
+	is_int(r.code, 0, "LOGLEVEL error: OK");
+	reply_free(&r);
+	ok(d_log_wait(&d, "notice: log level set to error by control uid ", 1,
+	    5000), "logged at notice although notice is below error now");
+	control_request("LOGLEVEL info", &r);
+	reply_free(&r);
+	ok(d_log_wait(&d, "notice: log level set to info by control uid ", 1,
+	    5000), "and back to info");
+	control_request("LOGLEVEL loud", &r);
+	is_int(r.code, 400, "LOGLEVEL loud: ERR 400");
+	is_str(r.text, "unknown log level \"loud\"; one of emerg, alert, crit, "
+	    "error, warning, notice, info, debug", "naming the valid levels");
+	reply_free(&r);
+}
+
+int
+main(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	brokerctl = getenv("BROKERCTL");
+	if (brokerctl == NULL || getenv("BROKERD") == NULL)
+		bail("BROKERD and BROKERCTL must be set (run through make "
+		    "check)");
+	d_init(&d);
+	if (d_start(&d, conf_text, NULL) != 0)
+		bail("daemon did not start");
+	snprintf(broker_port, sizeof(broker_port), "%d", d.broker_port);
+
+	test_abandoned();
+	test_half_close();
+	test_audit();
+	test_reload_who();
+
+	is_int(d_stop(&d, SIGTERM, 15000), 0, "SIGTERM: exit 0");
+	ok(d_log_count(&d, "exited cleanly") == 1, "clean exit logged");
+	d_cleanup(&d);
+	return done_testing();
+}
