@@ -265,6 +265,23 @@ cmd_stats(int argc, char **argv)
 	output_stats();
 }
 
+static void
+cmd_commands(int argc, char **argv)
+{
+	int	i;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-j") == 0)
+			opt.json = 1;
+		else
+			brokerctl_usage_error("commands: unknown argument: %s",
+			    argv[i]);
+	}
+	default_timeout(NULL);
+	free(broker_call("COMMANDS\n", OUT_IDLE, NULL, 0, output_collect));
+	output_commands(isatty(STDOUT_FILENO));
+}
+
 /* ping, version, reload, loglevel: one line out, the OK text back. */
 static void
 cmd_simple(int argc, char **argv)
@@ -307,6 +324,7 @@ static const struct {
 	{ "upper", cmd_upper },
 	{ "run", cmd_run },
 	{ "stats", cmd_stats },
+	{ "commands", cmd_commands },
 	{ "ping", cmd_simple },
 	{ "version", cmd_simple },
 	{ "reload", cmd_simple },

@@ -47,6 +47,7 @@ static void	verb_stats(struct session *, char **, int);
 static void	verb_sleep(struct session *, char **, int);
 static void	verb_reload(struct session *, char **, int);
 static void	verb_loglevel(struct session *, char **, int);
+static void	verb_commands(struct session *, char **, int);
 
 #define ANYWHERE	(VERB_BROKER | VERB_CONTROL)
 
@@ -62,6 +63,7 @@ static const struct verb verbs[] = {
 	    "SLEEP <0-" XSTR(SLEEP_MAX_MS) ">", verb_sleep },
 	{ "reload", 0, 0, VERB_CONTROL, 0, NULL, verb_reload },
 	{ "loglevel", 1, 1, VERB_CONTROL, 0, NULL, verb_loglevel },
+	{ "commands", 0, 0, ANYWHERE, 0, NULL, verb_commands },
 };
 #define NVERBS (sizeof(verbs) / sizeof(verbs[0]))
 
@@ -206,6 +208,14 @@ verb_stats(struct session *s, char **w, int nargs)
 	(void)w;
 	(void)nargs;
 	render_stats(s);
+}
+
+static void
+verb_commands(struct session *s, char **w, int nargs)
+{
+	(void)w;
+	(void)nargs;
+	render_commands(s, srv.cfg);
 }
 
 static void

@@ -331,6 +331,75 @@ test_reload_who(void)
 	reply_free(&r);
 }
 
+/* COMMANDS, brokerctl commands and the completion of run that uses it. */
+static void
+test_commands(void)
+{
+	static const char want[] =
+	    "longsleep\tno\traw\nslowecho\tno\traw\nsink\tyes\traw\n"
+	    "fail\tno\traw\nupper\tyes\traw\nslow\tno\traw\n";
+	struct reply	 r;
+	char		*argv[8], *out, *err, script[1024];
+	int		 fd = tcp_connect(d.broker_port), st;
+
+	request(fd, "COMMANDS", &r);
+	ok(r.code == 0 && strcmp(r.text, "6") == 0, "COMMANDS: OK 6 (%d %s)",
+	    r.code, r.text);
+	is_str(r.data, want, "one name<TAB>input<TAB>output line a command");
+	reply_free(&r);
+	request(fd, "COMMANDS x", &r);
+	is_int(r.code, 400, "COMMANDS takes no argument: 400");
+	reply_free(&r);
+	close(fd);
+	control_request("COMMANDS", &r);
+	ok(r.code == 0 && strcmp(r.data, want) == 0, "and on the control "
+	    "socket");
+	reply_free(&r);
+
+	argv[0] = (char *)brokerctl; argv[1] = "-H"; argv[2] = "127.0.0.1";
+	argv[3] = "-p"; argv[4] = broker_port; argv[5] = "commands";
+	argv[6] = NULL;
+	st = run_prog(argv, NULL, 0, &out, NULL, &err, 10000);
+	is_int(st, 0, "brokerctl commands: exit 0");
+	is_str(out, "longsleep  no   raw\nslowecho   no   raw\n"
+	    "sink       yes  raw\nfail       no   raw\nupper      yes  raw\n"
+	    "slow       no   raw\n", "a table, one command a line, no header "
+	    "when stdout is no terminal");
+	free(out);
+	free(err);
+	argv[6] = "-j";
+	argv[7] = NULL;
+	st = run_prog(argv, NULL, 0, &out, NULL, &err, 10000);
+	ok(st == 0 && strncmp(out, "[\n  {\"name\": \"longsleep\", "
+	    "\"input\": false, \"output\": \"raw\"},\n", 59) == 0 &&
+	    strstr(out, "\n  {\"name\": \"sink\", \"input\": true, "
+	    "\"output\": \"raw\"},\n") != NULL &&
+	    strstr(out, "\"slow\", \"input\": false, \"output\": "
+	    "\"raw\"}\n]\n") != NULL,
+	    "brokerctl commands -j: a JSON array of objects");
+	if (st != 0 || strncmp(out, "[\n", 2) != 0)
+		diag("got %s", out);
+	free(out);
+	free(err);
+
+	/* bash completion of run, against this daemon. */
+	if (getenv("TOP_SRCDIR") == NULL || access("/bin/bash", X_OK) != 0) {
+		skip(1, "no TOP_SRCDIR or no /bin/bash");
+		return;
+	}
+	snprintf(script, sizeof(script), ". '%s/completion/brokerctl'; "
+	    "COMP_WORDS=('%s' -H 127.0.0.1 -p %s run s); COMP_CWORD=6; "
+	    "_brokerctl; printf '%%s\\n' \"${COMPREPLY[@]}\" | sort | "
+	    "tr '\\n' ' '", getenv("TOP_SRCDIR"), brokerctl, broker_port);
+	argv[0] = "/bin/bash"; argv[1] = "-c"; argv[2] = script;
+	argv[3] = NULL;
+	st = run_prog(argv, NULL, 0, &out, NULL, &err, 10000);
+	is_str(out, "sink slow slowecho ", "bash completion of 'brokerctl run s' "
+	    "offers the daemon's commands");
+	free(out);
+	free(err);
+}
+
 int
 main(void)
 {
@@ -348,6 +417,7 @@ main(void)
 	test_half_close();
 	test_audit();
 	test_reload_who();
+	test_commands();
 
 	is_int(d_stop(&d, SIGTERM, 15000), 0, "SIGTERM: exit 0");
 	ok(d_log_count(&d, "exited cleanly") == 1, "clean exit logged");
