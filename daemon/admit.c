@@ -25,6 +25,7 @@ struct srcent {
 
 static struct srcent	*srcmap[SRC_BUCKETS];
 static unsigned		 nclients;
+static int		 last_refusal = -1;
 
 enum refusal { REFUSE_DRAINING, REFUSE_MAX_CLIENTS, REFUSE_PER_SOURCE,
 	REFUSE_N };
@@ -148,7 +149,15 @@ refuse(enum refusal why, const struct sockaddr *sa, const char *peer,
 	if (sa != NULL)
 		stats_inc(refusal_stat[why]);
 	refuse_log(why, peer);
+	last_refusal = why;
 	return -1;
+}
+
+const char *
+admit_refusal_line(void)
+{
+	return last_refusal == REFUSE_PER_SOURCE ?
+	    "ERR 429 too many connections from your address\n" : NULL;
 }
 
 int
@@ -158,6 +167,7 @@ admit_check(const struct sockaddr *sa, const char *peer,
 	struct srcent *src;
 
 	memset(slot, 0, sizeof(*slot));
+	last_refusal = -1;
 	if (draining)
 		return refuse(REFUSE_DRAINING, sa, peer, NULL);
 	if (sa == NULL)

@@ -29,5 +29,10 @@ struct admit_slot {
 int	admit_check(const struct sockaddr *sa, const char *peer,
 	    const struct limits *, int draining, struct admit_slot *);
 void	admit_release(struct admit_slot *);
+/*
+ * After a refusal: the line a broker client is told before the close
+ * (brokerd-protocol(7)), or NULL when it is closed without one.
+ */
+const char *admit_refusal_line(void);
 
 #endif

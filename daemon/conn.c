@@ -66,17 +66,39 @@ conn_new(const struct service *svc, evutil_socket_t fd, const char *peer,
 	}
 }
 
+/*
+ * A refused broker client is told why: one line the socket takes at once
+ * (nothing was written before), then our end is shut; what it sent is
+ * dropped so that the close sends no reset over the line.
+ */
+static void
+refuse_line(evutil_socket_t fd, const char *line)
+{
+	char	buf[512];
+	int	i;
+
+	if (write(fd, line, strlen(line)) < 0)
+		return;
+	(void)shutdown(fd, SHUT_WR);
+	for (i = 0; i < 8 && read(fd, buf, sizeof(buf)) > 0; i++)
+		;
+}
+
 void
 conn_accept(const struct service *svc, evutil_socket_t fd,
     const struct sockaddr *sa, int socklen)
 {
-	struct admit_slot	slot;
-	char			peer[ADDR_STRLEN];
-	int			on = 1, lowat = NOTSENT_LOWAT;
+	struct admit_slot	 slot;
+	char			 peer[ADDR_STRLEN];
+	const char		*line;
+	int			 on = 1, lowat = NOTSENT_LOWAT;
 
 	addr_format(sa, (socklen_t)socklen, peer, sizeof(peer));
 	if (admit_check(sa, peer, &srv.cfg->limits, srv.draining,
 	    &slot) != 0) {
+		if (svc->id == SERVICE_BROKER &&
+		    (line = admit_refusal_line()) != NULL)
+			refuse_line(fd, line);
 		close(fd);
 		return;
 	}

@@ -28,6 +28,7 @@
 #include "daemon/safepath.h"
 
 #define SOCK_NAME	"s"	/* inside the private directory */
+#define REFUSED		"ERR 403 not permitted\n"	/* to a peer refused */
 
 static control_accept_fn	 accept_fn;
 static const struct service	*control_svc;
@@ -76,6 +77,8 @@ control_accept(const struct service *svc, evutil_socket_t fd,
 	    (cgid == (gid_t)-1 || cred.gid != cgid)) {
 		log_notice("control: refusing %s (gid %u)", peer,
 		    (unsigned)cred.gid);
+		/* Said before the close; a unix socket keeps it for them. */
+		(void)!write(fd, REFUSED, sizeof(REFUSED) - 1);
 		close(fd);
 		return;
 	}

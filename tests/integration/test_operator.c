@@ -7,9 +7,11 @@
 
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <grp.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -400,6 +402,114 @@ test_commands(void)
 	free(err);
 }
 
+/* Runs brokerctl args... as uid/gid 65534; its exit status, or -1. */
+static int
+ctl_as_nobody(const char *sock, char **err)
+{
+	int	perr[2], status;
+	pid_t	pid;
+	ssize_t	n;
+
+	if (pipe(perr) != 0)
+		bail("pipe");
+	if ((pid = fork()) == 0) {
+		close(perr[0]);
+		dup2(perr[1], 2);
+		if (setgroups(0, NULL) != 0 || setgid(65534) != 0 ||
+		    setuid(65534) != 0)
+			_exit(126);
+		execl(brokerctl, brokerctl, "-S", sock, "stats", (char *)NULL);
+		_exit(127);
+	}
+	close(perr[1]);
+	if ((n = read_to_eof(perr[0], err, 10000)) < 0)
+		n = 0;
+	*err = realloc(*err, (size_t)n + 1);
+	(*err)[n] = '\0';
+	close(perr[0]);
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+/*
+ * Refusals say why before the close: ERR 429 at max_clients_per_source
+ * on a broker listener (echo just closes), ERR 403 to a control peer
+ * that is not allowed; brokerctl prints them.
+ */
+static void
+test_refusals(void)
+{
+	static const char conf[] =
+	    "listen = ( { service = \"echo\"; address = \"127.0.0.1\"; "
+	    "port = 0; },\n"
+	    "  { service = \"broker\"; address = \"127.0.0.1\"; port = 0; } "
+	    ");\nlimits = { max_clients_per_source = 2; };\n";
+	struct daemon	 d2 = { 0 };
+	struct reply	 r;
+	char		*argv[8], *out, *err, port[16], ctlconf[2048];
+	int		 a, b, c, st;
+
+	d_init(&d2);
+	if (d_start(&d2, conf, NULL) != 0)
+		bail("daemon (refusals) did not start");
+	a = tcp_connect(d2.broker_port);
+	b = tcp_connect(d2.echo_port);
+	request(a, "PING", &r);		/* both admitted by now */
+	reply_free(&r);
+	c = tcp_connect(d2.broker_port);
+	send_all(c, "PING\n", 5);
+	read_reply(c, &r, 5000);
+	ok(r.code == 429 && strcmp(r.text, "too many connections from your "
+	    "address") == 0, "the 3rd broker connection from one address: "
+	    "ERR 429 too many connections from your address (%d %s)", r.code,
+	    r.text);
+	reply_free(&r);
+	is_int(eof_within(c, 3000), 1, "then closed");
+	close(c);
+	c = tcp_connect(d2.echo_port);
+	is_int(eof_within(c, 3000), 1, "on the echo listener: closed without "
+	    "a word");
+	close(c);
+	snprintf(port, sizeof(port), "%d", d2.broker_port);
+	argv[0] = (char *)brokerctl; argv[1] = "-H"; argv[2] = "127.0.0.1";
+	argv[3] = "-p"; argv[4] = port; argv[5] = "ping"; argv[6] = NULL;
+	st = run_prog(argv, NULL, 0, &out, NULL, &err, 10000);
+	ok(st == 1 && strcmp(err, "brokerctl: ERR 429 too many connections "
+	    "from your address\n") == 0, "brokerctl prints it and exits 1 "
+	    "(%d: %s)", st, err);
+	free(out);
+	free(err);
+	close(a);
+	close(b);
+	is_int(d_stop(&d2, SIGTERM, 10000), 0, "exit 0");
+	d_cleanup(&d2);
+
+	/* A control peer that is neither root, us nor the group. */
+	if (geteuid() != 0) {
+		skip(3, "not root: no other user to connect as");
+		return;
+	}
+	memset(&d2, 0, sizeof(d2));
+	d_init(&d2);
+	/* Others may reach the socket: the daemon's check is what refuses. */
+	snprintf(ctlconf, sizeof(ctlconf), "%scontrol = { path = \"%s\"; "
+	    "mode = \"0666\"; };\n", conf, d2.control);
+	if (chmod(d2.dir, 0711) != 0)
+		bail("chmod %s: %s", d2.dir, strerror(errno));
+	if (d_start(&d2, ctlconf, NULL) != 0)
+		bail("daemon (control refusal) did not start");
+	st = ctl_as_nobody(d2.control, &err);
+	ok(st == 1 && strcmp(err, "brokerctl: ERR 403 not permitted\n") == 0,
+	    "brokerctl stats as uid 65534: ERR 403 not permitted, exit 1 "
+	    "(%d: %s)", st, err);
+	free(err);
+	ok(d_log_count(&d2, "control: refusing uid 65534 pid ") == 1,
+	    "the refusal is logged");
+	is_int(d_stop(&d2, SIGTERM, 10000), 0, "exit 0");
+	d_cleanup(&d2);
+}
+
 int
 main(void)
 {
@@ -418,6 +528,7 @@ main(void)
 	test_audit();
 	test_reload_who();
 	test_commands();
+	test_refusals();
 
 	is_int(d_stop(&d, SIGTERM, 15000), 0, "SIGTERM: exit 0");
 	ok(d_log_count(&d, "exited cleanly") == 1, "clean exit logged");
