@@ -17,6 +17,7 @@ daemon_libbrokerd_a_SOURCES = \
 	daemon/dfgnu.c daemon/dfgnu.h \
 	daemon/dfnative.c daemon/dfnative.h \
 	daemon/echo.c daemon/echo.h \
+	daemon/fdlimit.c daemon/fdlimit.h \
 	daemon/listen.c daemon/listen.h \
 	daemon/notify.c daemon/notify.h \
 	daemon/orphans.c daemon/orphans.h \

@@ -510,6 +510,76 @@ test_refusals(void)
 	d_cleanup(&d2);
 }
 
+/*
+ * In a child with RLIMIT_NOFILE soft/hard: starts a daemon with
+ * max_clients 1024; what it logged about the limit, as bits: 1 a
+ * warning naming 1024 and the limit, 2 "raised RLIMIT_NOFILE", 4 the
+ * daemon's soft limit is the hard one now, 8 one warning only.
+ */
+static int
+nofile_child(rlim_t soft, rlim_t hard)
+{
+	static const char conf[] =
+	    "listen = ( { service = \"broker\"; address = \"127.0.0.1\"; "
+	    "port = 0; } );\nlimits = { max_clients = 1024; };\n";
+	struct rlimit	rl = { soft, hard };
+	struct daemon	d3 = { 0 };
+	char		want[128];
+	int		status, bits = 0;
+	pid_t		pid;
+
+	if ((pid = fork()) == 0) {
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			_exit(100);
+		d_init(&d3);
+		if (d_start(&d3, conf, NULL) != 0)
+			_exit(101);
+		snprintf(want, sizeof(want), "more than RLIMIT_NOFILE %lu "
+		    "(hard limit %lu)", (unsigned long)hard,
+		    (unsigned long)hard);
+		if (d_log_count(&d3, "limits.max_clients 1024 plus the "
+		    "daemon's own file descriptors (") == 1 &&
+		    d_log_count(&d3, want) == 1)
+			bits |= 1;
+		if (d_log_count(&d3, "raised RLIMIT_NOFILE from ") == 1)
+			bits |= 2;
+		if (proc_nofile(d3.pid) == (long)hard ||
+		    proc_nofile(d3.pid) > 1024)
+			bits |= 4;
+		if (d_log_count(&d3, "RLIMIT_NOFILE") <= 2)
+			bits |= 8;
+		if (!(bits & 1))
+			d_log_diag(&d3, "RLIMIT");
+		d_stop(&d3, SIGTERM, 10000);
+		d_cleanup(&d3);
+		_exit(bits);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+/* RLIMIT_NOFILE below what max_clients needs: raised, else warned. */
+static void
+test_nofile(void)
+{
+	struct rlimit	rl;
+	int		bits;
+
+	bits = nofile_child(64, 256);
+	ok(bits >= 0 && bits < 100 && (bits & 1) && (bits & 2) && (bits & 4) &&
+	    (bits & 8), "RLIMIT_NOFILE 64, hard 256, max_clients 1024: soft "
+	    "raised to 256, then one warning with both numbers (%d)", bits);
+	getrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < 4096) {
+		skip(1, "hard RLIMIT_NOFILE below 4096 here");
+		return;
+	}
+	bits = nofile_child(64, 4096);
+	ok(bits >= 0 && bits < 100 && !(bits & 1) && (bits & 2) && (bits & 4),
+	    "RLIMIT_NOFILE 64, hard 4096: raised, no warning (%d)", bits);
+}
+
 int
 main(void)
 {
@@ -529,6 +599,7 @@ main(void)
 	test_reload_who();
 	test_commands();
 	test_refusals();
+	test_nofile();
 
 	is_int(d_stop(&d, SIGTERM, 15000), 0, "SIGTERM: exit 0");
 	ok(d_log_count(&d, "exited cleanly") == 1, "clean exit logged");
