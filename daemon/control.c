@@ -311,7 +311,7 @@ int
 control_reconcile(const struct config *cfg, char *err, size_t errlen)
 {
 	char	proc[64];
-	int	fd;
+	int	fd, r;
 
 	/* Disabled so far: try again, but do not fail the reload for it. */
 	if (cpath == NULL) {
@@ -319,8 +319,19 @@ control_reconcile(const struct config *cfg, char *err, size_t errlen)
 			log_warnx("control socket disabled: %s", err);
 		return 0;
 	}
-	if (strcmp(cpath, cfg->control_path) != 0)
-		return open_socket(cfg, err, errlen);
+	/*
+	 * A new path that cannot be opened is a warning, as at start-up:
+	 * the socket in use stays, and the next reload tries again.  Only
+	 * another daemon's live socket fails the reload (and start-up).
+	 */
+	if (strcmp(cpath, cfg->control_path) != 0) {
+		if ((r = open_socket(cfg, err, errlen)) == -1) {
+			log_warnx("control socket not moved, %s kept: %s",
+			    clev->name, err);
+			return 0;
+		}
+		return r;
+	}
 	/* Same socket: adjust it in place, never rebind our own. */
 	if (cmode == cfg->control_mode && (cfg->control_gid == (gid_t)-1 ||
 	    cfg->control_gid == cgid))

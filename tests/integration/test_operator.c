@@ -580,6 +580,69 @@ test_nofile(void)
 	    "RLIMIT_NOFILE 64, hard 4096: raised, no warning (%d)", bits);
 }
 
+/*
+ * The control socket's directory is missing: the same verdict, a
+ * warning, at start-up and at every reload of the same file; a reload
+ * that moves the socket there keeps the one in use, with a warning.
+ */
+static void
+test_control_missing_dir(void)
+{
+	static const char listen[] =
+	    "listen = ( { service = \"broker\"; address = \"127.0.0.1\"; "
+	    "port = 0; } );\n";
+	struct daemon	 d4 = { 0 };
+	char		 conf[1024], bad[600], *out, *err;
+	int		 st;
+
+	d_init(&d4);
+	snprintf(bad, sizeof(bad), "%s/no/such/ctl.sock", d4.dir);
+	snprintf(conf, sizeof(conf), "%scontrol = { path = \"%s\"; };\n",
+	    listen, bad);
+	if (d_start(&d4, conf, NULL) != 0)
+		bail("daemon (missing control dir) did not start");
+	ok(d_log_count(&d4, "warning: control socket disabled: unsafe "
+	    "directory for ") == 1 && d_log_count(&d4, "/no: No such file "
+	    "or directory") == 1, "start-up: a warning, and the daemon "
+	    "serves");
+	kill(d4.pid, SIGHUP);
+	ok(d_log_wait(&d4, "reloaded configuration (generation 2)", 1,
+	    10000) && d_log_count(&d4, "warning: control socket disabled: ")
+	    == 2 && d_log_count(&d4, "reload failed") == 0, "a reload of the "
+	    "same file: the same warning, and the reload succeeds");
+	kill(d4.pid, SIGHUP);
+	ok(d_log_wait(&d4, "reloaded configuration (generation 3)", 1,
+	    10000), "and again");
+	is_int(d_stop(&d4, SIGTERM, 10000), 0, "exit 0");
+	d_cleanup(&d4);
+
+	/* Moved there by a reload: the socket in use stays. */
+	memset(&d4, 0, sizeof(d4));
+	d_init(&d4);
+	snprintf(conf, sizeof(conf), "%scontrol = { path = \"%s\"; };\n",
+	    listen, d4.control);
+	if (d_start(&d4, conf, NULL) != 0)
+		bail("daemon (control moved) did not start");
+	snprintf(bad, sizeof(bad), "%s/no/such/ctl.sock", d4.dir);
+	snprintf(conf, sizeof(conf), "%scontrol = { path = \"%s\"; };\n",
+	    listen, bad);
+	write_text(d4.conf, conf, 0644);
+	st = d_ctl(&d4, "reload", &out, &err);
+	ok(st == 0 && strcmp(out, "generation 2\n") == 0, "brokerctl reload "
+	    "moving the socket into a missing directory: OK (%d %s%s)", st,
+	    out, err);
+	free(out);
+	free(err);
+	ok(d_log_count(&d4, "warning: control socket not moved, ") == 1 &&
+	    d_log_count(&d4, "ctl.sock: /") <= 1, "with a warning");
+	st = d_ctl(&d4, "ping", &out, &err);
+	ok(st == 0, "the socket in use still answers");
+	free(out);
+	free(err);
+	is_int(d_stop(&d4, SIGTERM, 10000), 0, "exit 0");
+	d_cleanup(&d4);
+}
+
 int
 main(void)
 {
@@ -600,6 +663,7 @@ main(void)
 	test_commands();
 	test_refusals();
 	test_nofile();
+	test_control_missing_dir();
 
 	is_int(d_stop(&d, SIGTERM, 15000), 0, "SIGTERM: exit 0");
 	ok(d_log_count(&d, "exited cleanly") == 1, "clean exit logged");
