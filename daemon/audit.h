@@ -13,10 +13,10 @@ struct audit {
 	long long		 start_ms;	/* 0: no request open */
 	unsigned long long	 in0, out0;	/* the connection's counts */
 	char			 verb[40];	/* escaped */
-	char			 name[48];	/* argument or command, escaped */
+	char			 name[48];	/* argument or command */
 	int			 status;	/* a command's wait status */
 	int			 has_status;
-	int			 logged;	/* the failure is logged already */
+	int			 logged;	/* its failure, already */
 };
 
 /*

@@ -30,7 +30,7 @@
 
 #define FIRST_READ	4096		/* read when readable; full: more? */
 #define WRITE_MAX	(256 * 1024)	/* per write callback */
-#define PROBE_MS	250		/* a client at EOF, while a request runs */
+#define PROBE_MS	250		/* a client at EOF, a request running */
 #define PROBE		"DATA 0\n"	/* an empty frame: carries nothing */
 
 static void	session_process(struct session *);
@@ -326,7 +326,7 @@ again:
 		if (s->input == INPUT_DISCARD && !s->running)
 			s->input = INPUT_NONE;
 		if (s->input != INPUT_NONE) {
-			/* Still answered: the client may only have half-closed. */
+			/* Answered: the client may only have half-closed. */
 			session_abandon(s, "connection closed before END");
 			session_fail(s, 400, "connection closed before END");
 			return;

@@ -396,8 +396,8 @@ test_commands(void)
 	argv[0] = "/bin/bash"; argv[1] = "-c"; argv[2] = script;
 	argv[3] = NULL;
 	st = run_prog(argv, NULL, 0, &out, NULL, &err, 10000);
-	is_str(out, "sink slow slowecho ", "bash completion of 'brokerctl run s' "
-	    "offers the daemon's commands");
+	is_str(out, "sink slow slowecho ", "bash completion of 'brokerctl run "
+	    "s' offers the daemon's commands");
 	free(out);
 	free(err);
 }
