@@ -29,6 +29,7 @@
 #include "daemon/control.h"
 #include "daemon/dfnative.h"
 #include "daemon/echo.h"
+#include "daemon/fdlimit.h"
 #include "daemon/notify.h"
 #include "daemon/orphans.h"
 #include "daemon/pidfile.h"
@@ -439,6 +440,7 @@ startup_done(int ok)
 	}
 	/* "listening on" lines first: readers of the pidfile expect them. */
 	listen_enable(&srv.listeners);
+	fdlimit_check(srv.cfg);
 	if (pidfile != NULL && pidfile_write(pidfile) != 0) {
 		exit_status = 1;
 		event_base_loopbreak(srv.base);

@@ -13,11 +13,13 @@ daemon_libbrokerd_a_SOURCES = \
 	daemon/config.c daemon/config.h \
 	daemon/config_cmd.c daemon/config_cmd.h \
 	daemon/admit.c daemon/admit.h \
+	daemon/audit.c daemon/audit.h \
 	daemon/conn.c daemon/conn.h \
 	daemon/control.c daemon/control.h \
 	daemon/dfgnu.c daemon/dfgnu.h \
 	daemon/dfnative.c daemon/dfnative.h \
 	daemon/echo.c daemon/echo.h \
+	daemon/fdlimit.c daemon/fdlimit.h \
 	daemon/listen.c daemon/listen.h \
 	daemon/notify.c daemon/notify.h \
 	daemon/orphans.c daemon/orphans.h \
