@@ -28,6 +28,7 @@
 #include "daemon/control.h"
 #include "daemon/dfnative.h"
 #include "daemon/echo.h"
+#include "daemon/metrics.h"
 #include "daemon/notify.h"
 #include "daemon/orphans.h"
 #include "daemon/pidfile.h"
@@ -325,6 +326,7 @@ shutdown_all(int report)
 	if (report && srv.base != NULL)
 		resource_report_open();
 	listen_free_all(&srv.listeners);
+	metrics_shutdown();
 	control_close();
 	conn_close_all();
 	children_shutdown();
@@ -505,6 +507,7 @@ start_loop(void)
 	/* What commands leave behind becomes ours to kill and reap. */
 	(void)orphans_init();
 	listen_init(srv.base, conn_accept, services);
+	metrics_init(srv.base);
 	control_init(conn_accept_local, &session_control_service);
 	child_init(srv.base);
 	dfnative_init(srv.base);
