@@ -393,10 +393,11 @@ static void
 status_text(char *buf, size_t size)
 {
 	snprintf(buf, size, "%u connections (%u echo, %u broker, %u "
-	    "control), generation %lu", conn_count(),
+	    "control, %u metrics), generation %lu", conn_count(),
 	    conn_count_service(SERVICE_ECHO),
 	    conn_count_service(SERVICE_BROKER),
-	    conn_count_service(SERVICE_CONTROL), srv.generation);
+	    conn_count_service(SERVICE_CONTROL),
+	    conn_count_service(SERVICE_METRICS), srv.generation);
 }
 
 static int	exit_status;
