@@ -129,6 +129,7 @@ admit_one(struct mconn *mc)
 	char			 peer[ADDR_STRLEN];
 	void			*evcon;
 	evutil_socket_t		 fd;
+	enum admit_result	 r;
 
 	/* No callbacks: evhttp freed the connection (its listener closed). */
 	bufferevent_getcb(mc->bev, NULL, NULL, &eventcb, &evcon);
@@ -146,10 +147,11 @@ admit_one(struct mconn *mc)
 		return;
 	}
 	addr_format(sa, len, peer, sizeof(peer));
-	if (admit_check(sa, peer, &srv.cfg->limits, srv.draining,
-	    &mc->slot) != 0 || evtimer_add(mc->deadline, &tv) != 0) {
+	r = admit_check(mc->ml->l, sa, peer, &srv.cfg->limits, srv.draining,
+	    &mc->slot);
+	if (r != ADMIT_OK || evtimer_add(mc->deadline, &tv) != 0) {
 		event_free(mc->deadline);
-		admit_release(&mc->slot);
+		admit_release(&mc->slot);	/* a refusal holds none */
 		evhttp_connection_free(mc->evcon);
 		pending_drop(mc);
 		return;
