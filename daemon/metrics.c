@@ -14,9 +14,10 @@
  * admission event made active there runs in the same pass of the loop,
  * after evhttp has set the connection up and before its first read can be
  * polled for, and calls admit_check() as every listener's accept does.  A
- * refused connection is freed unread.  evhttp's connection object is the
- * argument of the callbacks it sets on that bufferevent: a detail of
- * libevent's http.c (2.0 to 2.2) that nothing else gives us.
+ * refused connection is freed unread; one the access lists deny is told
+ * so first, in one "403 Forbidden" response.  evhttp's connection object
+ * is the argument of the callbacks it sets on that bufferevent: a detail
+ * of libevent's http.c (2.0 to 2.2) that nothing else gives us.
  *
  * Bounds.  Request line and headers at most METRICS_MAX_HEADERS bytes, no
  * body, evhttp's read and write timeout limits.request_timeout_s, and the
@@ -33,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -51,6 +53,8 @@
 #include "daemon/watch.h"
 
 #define METRICS_MAX_HEADERS	8192
+#define METRICS_FORBIDDEN	"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n" \
+				"Connection: close\r\n\r\n"
 
 /* A metrics listener's HTTP server. */
 struct mlisten {
@@ -149,6 +153,9 @@ admit_one(struct mconn *mc)
 	addr_format(sa, len, peer, sizeof(peer));
 	r = admit_check(mc->ml->l, sa, peer, &srv.cfg->limits, srv.draining,
 	    &mc->slot);
+	if (r == ADMIT_DENIED)
+		/* Told why, as a broker client is: nothing was sent before. */
+		(void)!write(fd, METRICS_FORBIDDEN, strlen(METRICS_FORBIDDEN));
 	if (r != ADMIT_OK || evtimer_add(mc->deadline, &tv) != 0) {
 		event_free(mc->deadline);
 		admit_release(&mc->slot);	/* a refusal holds none */

@@ -458,6 +458,32 @@ test_max_clients(void)
 	d_cleanup(&d);
 }
 
+/* The access lists: a metrics listener's own deny list refuses. */
+static void
+test_access_lists(void)
+{
+	struct daemon	d = { 0 };
+	struct http	h;
+
+	if (d_start(&d, "listen = ( { service = \"metrics\"; address = "
+	    "\"127.0.0.1\"; port = 0; deny = [ \"127.0.0.0/8\" ]; },\n"
+	    "  { service = \"metrics\"; address = \"127.0.0.1\"; port = 0; "
+	    "} );\n", NULL) != 0)
+		bail("brokerd did not start");
+	http_do(metrics_port(&d, 1), "GET", "/metrics", &h);
+	ok(h.status == 403 && h.eof && strstr(h.raw, "brokerd_") == NULL,
+	    "a metrics listener's deny list: 403, closed, nothing served");
+	free(h.raw);
+	is_int(ctl_stat(&d, "connections_refused_acl"), 1, "and counted");
+	http_do(metrics_port(&d, 2), "GET", "/metrics", &h);
+	ok(h.status == 200 && h.body != NULL && sample(h.body,
+	    "brokerd_connections_refused_acl_total") == 1,
+	    "the other listener serves, and shows the refusal");
+	free(h.raw);
+	is_int(d_stop(&d, SIGTERM, 10000), 0, "SIGTERM: exit status 0");
+	d_cleanup(&d);
+}
+
 /* GET path from a local HTTP server (Prometheus' API); the body. */
 static char *
 api_get(int port, const char *path)
@@ -590,6 +616,7 @@ main(void)
 	plan_lazy();
 	test_service();
 	test_max_clients();
+	test_access_lists();
 	test_prometheus();
 	diag("test_metrics took %lld ms", now_ms() - t0);
 	return done_testing();
