@@ -70,6 +70,7 @@ struct mconn {
 	struct evhttp_connection *evcon;
 	struct event		*deadline;
 	struct admit_slot	 slot;
+	int			 timeout_s;	/* its deadline */
 	char			 ctx[16 + ADDR_STRLEN];
 };
 
@@ -107,7 +108,7 @@ metrics_deadline(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	log_ctx(LOG_INFO, mc->ctx, "no complete request in %d s, closing",
-	    srv.cfg->limits.request_timeout_s);
+	    mc->timeout_s);
 	stats_inc(STAT_connections_idle_closed);
 	evhttp_connection_free(mc->evcon);
 }
@@ -164,6 +165,7 @@ admit_one(struct mconn *mc)
 		return;
 	}
 	snprintf(mc->ctx, sizeof(mc->ctx), "metrics %s", peer);
+	mc->timeout_s = (int)tv.tv_sec;
 	evhttp_connection_set_timeout(mc->evcon, tv.tv_sec);
 	evhttp_connection_set_closecb(mc->evcon, metrics_closed, mc);
 	stats_inc(STAT_connections_accepted);
