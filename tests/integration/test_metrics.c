@@ -422,39 +422,60 @@ test_service(void)
 	d_cleanup(&d);
 }
 
-/* Admission: metrics connections count against max_clients. */
+/*
+ * Admission: metrics connections count against max_clients and
+ * max_clients_per_source; the drain closes them at once.
+ */
 static void
 test_max_clients(void)
 {
 	struct daemon	d = { 0 };
 	struct http	h;
-	int		port, fds[2], fd, i;
+	long long	t0;
+	int		port, fds[3], fd, i;
 
 	if (d_start(&d, "listen = ( { service = \"metrics\"; address = "
-	    "\"127.0.0.1\"; port = 0; } );\nlimits = { max_clients = 2; "
-	    "request_timeout_s = 30; };\n", NULL) != 0)
+	    "\"127.0.0.1\"; port = 0; } );\nlimits = { max_clients = 3; "
+	    "max_clients_per_source = 2; request_timeout_s = 30; "
+	    "shutdown_timeout_s = 30; };\n",
+	    NULL) != 0)
 		bail("brokerd did not start");
 	port = metrics_port(&d, 1);
 	for (i = 0; i < 2; i++)
-		fds[i] = tcp_connect(port);
+		fds[i] = tcp_connect_from("127.0.0.1", port);
 	ok(wait_stat(&d, "connections.metrics", 2, 5000),
-	    "two idle metrics connections admitted");
-	fd = tcp_connect(port);
-	is_int(eof_within(fd, 3000), 1,
-	    "a third, past max_clients = 2, is closed unread");
+	    "two idle metrics connections from 127.0.0.1 admitted");
+	fd = tcp_connect_from("127.0.0.1", port);
+	is_int(eof_within(fd, 3000), 1, "a third from there, past "
+	    "max_clients_per_source = 2, is closed unread");
 	close(fd);
-	is_int(ctl_stat(&d, "connections_refused_max_clients"), 1,
-	    "and counted");
+	fds[2] = tcp_connect_from("127.0.0.2", port);
+	ok(wait_stat(&d, "connections.metrics", 3, 5000),
+	    "one from 127.0.0.2 is admitted");
+	fd = tcp_connect_from("127.0.0.3", port);
+	is_int(eof_within(fd, 3000), 1,
+	    "one more, past max_clients = 3, is closed unread");
+	close(fd);
+	ok(ctl_stat(&d, "connections_refused_per_source") == 1 &&
+	    ctl_stat(&d, "connections_refused_max_clients") == 1,
+	    "both refusals counted");
 	close(fds[0]);
-	ok(wait_stat(&d, "connections.metrics", 1, 5000),
+	ok(wait_stat(&d, "connections.metrics", 2, 5000),
 	    "a closed one frees its slot");
 	http_do(port, "GET", "/metrics", &h);
 	ok(h.status == 200 && h.body != NULL && sample(h.body,
-	    "brokerd_connections_refused_max_clients_total") == 1,
-	    "then a scrape is served, and shows the refusal");
+	    "brokerd_connections_refused_max_clients_total") == 1 &&
+	    sample(h.body, "brokerd_connections_refused_per_source_total") ==
+	    1, "then a scrape is served, and shows the refusals");
 	free(h.raw);
+	/* Two idle metrics connections hold no drain up. */
+	t0 = now_ms();
+	is_int(d_stop(&d, SIGTERM, 20000), 0, "SIGTERM: exit status 0");
+	ok(now_ms() - t0 < 8000 && eof_within(fds[1], 0) == 1 &&
+	    eof_within(fds[2], 0) == 1, "at once (%lld ms), its metrics "
+	    "connections closed", now_ms() - t0);
 	close(fds[1]);
-	is_int(d_stop(&d, SIGTERM, 10000), 0, "SIGTERM: exit status 0");
+	close(fds[2]);
 	d_cleanup(&d);
 }
 
