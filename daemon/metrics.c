@@ -19,8 +19,8 @@
  * is the argument of the callbacks it sets on that bufferevent: a detail
  * of libevent's http.c (2.0 to 2.2) that nothing else gives us.
  *
- * Bounds.  Request line and headers at most METRICS_MAX_HEADERS bytes, no
- * body, evhttp's read and write timeout limits.request_timeout_s, and the
+ * Bounds.  The request line and the headers at most METRICS_MAX_HEADERS
+ * bytes each (evhttp counts headers without their line ends), no body, evhttp's read and write timeout limits.request_timeout_s, and the
  * whole request due within limits.request_timeout_s of the accept (a
  * client trickling a header a second is closed then: evhttp's timeout
  * alone restarts with every byte).  A scrape is built in memory from the
