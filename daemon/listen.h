@@ -76,6 +76,7 @@ void	listen_init(struct event_base *, listen_accept_fn fn,
  * l->taken), or fails (-1, err says why: the bind fails); detach, when
  * the listener closes, frees l->lev.  The listener keeps the rest: its
  * name, its place in reloads, its pause and backoff on accept errors.
+ * l->accept is then the takeover's too, for what is accepted past it.
  */
 struct listen_takeover {
 	int	(*attach)(struct listener *, char *err, size_t errlen);

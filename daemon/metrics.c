@@ -272,6 +272,20 @@ metrics_request_cb(struct evhttp_request *req, void *arg)
 }
 WATCH_REGISTER(metrics_request_cb)
 
+/*
+ * A connection accepted by the listener's own code rather than evhttp's
+ * (a drain that takes its listen queue): evhttp cannot be handed one.
+ */
+static void
+metrics_stray(struct listener *l, evutil_socket_t fd,
+    const struct sockaddr *sa, int len)
+{
+	(void)l;
+	(void)sa;
+	(void)len;
+	close(fd);
+}
+
 static int
 metrics_attach(struct listener *l, char *err, size_t errlen)
 {
@@ -300,6 +314,7 @@ metrics_attach(struct listener *l, char *err, size_t errlen)
 		return -1;
 	}
 	l->taken = ml;
+	l->accept = metrics_stray;
 	return 0;
 }
 
