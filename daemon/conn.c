@@ -195,6 +195,16 @@ conn_count_service(enum service_id id)
 }
 
 void
+conn_count_other(enum service_id id, int delta)
+{
+	nconns += (unsigned)delta;
+	nconns_svc[id] += (unsigned)delta;
+	/* A paused listener may be waiting for exactly this fd. */
+	if (delta < 0)
+		listen_resume();
+}
+
+void
 conn_foreach(void (*fn)(const struct conn *, void *), void *arg)
 {
 	struct conn *c;

@@ -21,6 +21,8 @@ daemon_libbrokerd_a_SOURCES = \
 	daemon/echo.c daemon/echo.h \
 	daemon/fdlimit.c daemon/fdlimit.h \
 	daemon/listen.c daemon/listen.h \
+	daemon/metrics.c daemon/metrics.h \
+	daemon/metrics_text.c daemon/metrics_text.h \
 	daemon/notify.c daemon/notify.h \
 	daemon/orphans.c daemon/orphans.h \
 	daemon/pidfile.c daemon/pidfile.h \
