@@ -38,6 +38,7 @@
 #include "daemon/session.h"
 #include "daemon/splice.h"
 #include "daemon/verbs.h"
+#include "daemon/version.h"
 #include "daemon/watch.h"
 
 /* Pending jobs beyond this get ERR 429 rather than unbounded memory. */
@@ -551,7 +552,7 @@ brokerd_main(int argc, char *argv[])
 			test = 1;
 			break;
 		case 'V':
-			printf("brokerd %s\n", PACKAGE_VERSION);
+			version_print(stdout);
 			return 0;
 		default:
 			usage(2);

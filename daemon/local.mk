@@ -1,7 +1,8 @@
 # daemon/: libbrokerd (everything) and a thin main.c.
 noinst_LIBRARIES += daemon/libbrokerd.a
 daemon_libbrokerd_a_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) \
-	$(LIBEVENT_PTHREADS_CFLAGS) $(LIBCONFIG_CFLAGS) $(LIBSYSTEMD_CFLAGS)
+	$(LIBEVENT_PTHREADS_CFLAGS) $(LIBCONFIG_CFLAGS) $(LIBSYSTEMD_CFLAGS) \
+	$(OPENSSL_CFLAGS)
 daemon_libbrokerd_a_SOURCES = \
 	daemon/brokerd.c daemon/brokerd.h \
 	daemon/bufio.c daemon/bufio.h \
@@ -33,12 +34,17 @@ daemon_libbrokerd_a_SOURCES = \
 	daemon/splice.c daemon/splice.h \
 	daemon/stats.c daemon/stats.h \
 	daemon/verbs.c daemon/verbs.h \
+	daemon/version.c daemon/version.h \
 	daemon/watch.c daemon/watch.h \
 	daemon/xport.h daemon/xport_plain.c
 
 BROKERD_LIBS = daemon/libbrokerd.a common/libcommon.a \
 	$(LIBEVENT_PTHREADS_LIBS) $(LIBEVENT_LIBS) $(LIBCONFIG_LIBS) \
 	$(LIBSYSTEMD_LIBS)
+if HAVE_TLS
+# -V names the OpenSSL it runs with.
+BROKERD_LIBS += $(OPENSSL_LIBS)
+endif
 
 sbin_PROGRAMS += daemon/brokerd
 daemon_brokerd_SOURCES = daemon/main.c

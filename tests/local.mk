@@ -59,6 +59,7 @@ tests_integration_test_abuse_SOURCES = tests/integration/test_abuse.c \
 	tests/integration/abuse_slow.c
 tests_integration_test_abuse_LDADD = $(TEST_LIBS)
 tests_integration_test_echo_LDADD = $(TEST_LIBS)
+tests_integration_test_cli_CFLAGS = $(TEST_CFLAGS) $(OPENSSL_CFLAGS)
 tests_integration_test_cli_LDADD = $(TEST_LIBS)
 tests_integration_test_brokerctl_LDADD = $(TEST_LIBS)
 tests_integration_test_files_LDADD = $(TEST_LIBS)
