@@ -16,6 +16,7 @@ daemon_libbrokerd_a_SOURCES = \
 	daemon/control.c daemon/control.h \
 	daemon/dfgnu.c daemon/dfgnu.h \
 	daemon/dfnative.c daemon/dfnative.h \
+	daemon/drain.c daemon/drain.h \
 	daemon/echo.c daemon/echo.h \
 	daemon/listen.c daemon/listen.h \
 	daemon/notify.c daemon/notify.h \

@@ -74,6 +74,7 @@ struct session {
 	struct event		*req_timer;
 	enum input		 input;
 	int			 running;	/* a request runs on */
+	unsigned long		 requests;	/* request lines so far */
 	int			 eof;
 	int			 closing;
 	/* A command running for the request (session_child.c). */

@@ -22,7 +22,8 @@ INTEGRATION_TESTS = tests/integration/test_echo \
 	tests/integration/test_cli tests/integration/test_broker \
 	tests/integration/test_lifecycle tests/integration/test_health \
 	tests/integration/test_abuse tests/integration/test_brokerctl \
-	tests/integration/test_files tests/integration/test_tls_client
+	tests/integration/test_files tests/integration/test_tls_client \
+	tests/integration/test_drain
 
 # Shell tests, run as they are (#! line): no LOG_COMPILER.
 UNIT_SH_TESTS = tests/unit/test_completion.sh
@@ -64,3 +65,4 @@ tests_integration_test_cli_LDADD = $(TEST_LIBS)
 tests_integration_test_brokerctl_LDADD = $(TEST_LIBS)
 tests_integration_test_files_LDADD = $(TEST_LIBS)
 tests_integration_test_tls_client_LDADD = $(TEST_LIBS)
+tests_integration_test_drain_LDADD = $(TEST_LIBS)
