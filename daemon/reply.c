@@ -38,8 +38,9 @@ reply_vfinal(struct session *s, int code, const char *fmt, va_list ap)
 		stats_count_error(code);
 		s->conn->bytes_out += (unsigned long long)evbuffer_add_printf(
 		    s->out, "ERR %d %s\n", code, text);
-		log_ctx(code >= 500 ? LOG_WARNING : LOG_INFO, s->conn->ctx,
-		    "ERR %d %s", code, text);
+		/* 503: refused while draining, as the admin asked. */
+		log_ctx(code >= 500 && code != 503 ? LOG_WARNING : LOG_INFO,
+		    s->conn->ctx, "ERR %d %s", code, text);
 	}
 }
 
