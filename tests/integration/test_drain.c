@@ -265,7 +265,7 @@ test_broker_before(void)
 	    "first request: ERR 503 draining (got %d %s)", r.code, r.text);
 	reply_free(&r);
 	/* Only this one is left to hold the drain. */
-	msleep(300);
+	msleep(200);
 	send_upper(l, "late first request\n");
 	read_reply(l, &r, 10000);
 	ok(reply_is(&r, "LATE FIRST REQUEST\n"), "one whose first request "
