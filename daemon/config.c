@@ -396,6 +396,7 @@ static const struct {
 	L(request_timeout_s, 1, 86400),
 	L(command_timeout_s, 1, 86400),
 	L(shutdown_timeout_s, 1, 3600),
+	L(drain_delay_s, 0, 3600),
 #undef L
 };
 
@@ -445,7 +446,8 @@ set_defaults(struct config *c)
 	c->slow_callback_ms = 100;
 	c->log_level = LOG_INFO;
 	c->log_facility = LOG_DAEMON;
-	c->limits = (struct limits){ 1024, 64, 32, 1024, 300, 10, 30, 10 };
+	/* drain_delay_s 5 covers contrib/haproxy's checks (1 s, fall 2). */
+	c->limits = (struct limits){ 1024, 64, 32, 1024, 300, 10, 30, 10, 5 };
 	c->commands = xcalloc(2, sizeof(*c->commands));
 	c->ncommands = 2;
 	c->commands[0].name = xstrdup("df");

@@ -31,6 +31,7 @@ struct limits {
 	int	request_timeout_s;
 	int	command_timeout_s;
 	int	shutdown_timeout_s;
+	int	drain_delay_s;
 };
 
 struct config {

@@ -44,6 +44,7 @@ conn_new(const struct service *svc, evutil_socket_t fd, const char *peer,
 	snprintf(c->ctx, sizeof(c->ctx), "%s %s", config_service_name(svc->id),
 	    peer);
 	c->idle_s = srv.cfg->limits.idle_timeout_s;
+	c->rx_ms = mono_ms();
 	c->xport = xport_plain_new(srv.base, fd, sa, salen, c->idle_s, c->ctx);
 	if (c->xport == NULL) {
 		/* Out of memory for its events: this one fails, not us. */
@@ -76,8 +77,8 @@ conn_accept(struct listener *l, evutil_socket_t fd,
 	int			 on = 1, lowat = NOTSENT_LOWAT;
 
 	addr_format(sa, (socklen_t)socklen, peer, sizeof(peer));
-	switch (admit_check(l, sa, peer, &srv.cfg->limits, srv.draining,
-	    &slot)) {
+	/* Listeners hand over only what the drain serves (drain.h). */
+	switch (admit_check(l, sa, peer, &srv.cfg->limits, 0, &slot)) {
 	case ADMIT_OK:
 		break;
 	case ADMIT_DENIED:
@@ -112,7 +113,7 @@ conn_accept_local(const struct service *svc, evutil_socket_t fd,
 {
 	struct admit_slot slot;
 
-	if (admit_check(NULL, NULL, peer, &srv.cfg->limits, srv.draining,
+	if (admit_check(NULL, NULL, peer, &srv.cfg->limits, 0,
 	    &slot) != ADMIT_OK) {
 		close(fd);
 		return;
@@ -130,6 +131,12 @@ conn_drain_all(void)
 		if (c->svc->drain != NULL)
 			c->svc->drain(c);
 	}
+}
+
+int
+conn_recent(const struct conn *c)
+{
+	return mono_ms() - c->rx_ms < CONN_DRAIN_QUIET_MS;
 }
 
 int

@@ -29,7 +29,10 @@ struct service {
 	int		(*start)(struct conn *);
 	/* The drain began (may be NULL). */
 	void		(*drain)(struct conn *);
-	/* Whether it holds the drain: a request or a flush in progress. */
+	/*
+	 * Whether it holds the drain: a request or a flush in progress, or
+	 * a first request that may still come (conn_recent).
+	 */
 	int		(*busy)(struct conn *);
 	/* The connection is closing: free what start() made. */
 	void		(*free)(struct conn *);
@@ -45,6 +48,7 @@ struct conn {
 	int			 idle_s;	/* its transport's timeout */
 	unsigned long long	 bytes_in;
 	unsigned long long	 bytes_out;
+	long long		 rx_ms;		/* accepted; bytes last read */
 	int			 closed;
 };
 
@@ -60,6 +64,15 @@ void	 conn_close(struct conn *);
 void	 conn_broken(struct conn *, const char *what);
 /* For watch.h: the context of a callback whose argument is a conn. */
 const char *conn_ctx(void *conn);
+
+/*
+ * The drain waits for the first request of a connection (for echo: its
+ * data) while its client connected or last sent bytes less than this
+ * long ago: a balancer sends a request right after it connects.
+ */
+#define CONN_DRAIN_QUIET_MS	1000
+/* Whether c's client connected or sent within CONN_DRAIN_QUIET_MS. */
+int	 conn_recent(const struct conn *);
 
 /* The drain: every service's drain hook; then how many are busy. */
 void	 conn_drain_all(void);

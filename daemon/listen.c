@@ -25,6 +25,7 @@
 
 #define BACKOFF_MS	100
 #define EMFILE_LOG_S	10
+#define QUEUE_MAX	4096	/* accepted at close, per listener: SOMAXCONN */
 
 static struct event_base	*lbase;
 static listen_accept_fn		 accept_fn;
@@ -525,6 +526,55 @@ listen_free_all(struct listener_list *list)
 		TAILQ_REMOVE(list, l, entry);
 		listen_free(l);
 	}
+}
+
+/* Accepts what waits in l's queue; returns how many. */
+static int
+listener_take_queue(struct listener *l)
+{
+	struct sockaddr_storage	ss;
+	socklen_t		len;
+	int			fd, lfd, n = 0, tries;
+
+	lfd = evconnlistener_get_fd(l->lev);
+	for (tries = 0; tries < QUEUE_MAX; tries++) {
+		len = sizeof(ss);
+		fd = accept4(lfd, (struct sockaddr *)&ss, &len,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			/* Reset while it waited: the next one. */
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK) {
+				stats_inc(STAT_accept_errors);
+				log_warnx("accept on %s: %s; closing it with "
+				    "connections in its queue", l->name,
+				    strerror(errno));
+			}
+			break;
+		}
+		n++;
+		l->accept(l, fd, (struct sockaddr *)&ss, (int)len);
+	}
+	if (n > 0)
+		log_info("took %d connections from the queue of %s (%s)", n,
+		    l->name, config_service_name(l->service));
+	return n;
+}
+
+int
+listen_free_all_queued(struct listener_list *list)
+{
+	struct listener	*l;
+	int		 n = 0;
+
+	while ((l = TAILQ_FIRST(list)) != NULL) {
+		TAILQ_REMOVE(list, l, entry);
+		evconnlistener_disable(l->lev);
+		n += listener_take_queue(l);
+		listen_free(l);
+	}
+	return n;
 }
 
 void

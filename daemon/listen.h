@@ -124,6 +124,13 @@ struct listener *listen_wrap(evutil_socket_t fd, enum service_id,
 	    const struct service *, const char *name, listen_accept_fn fn);
 void	listen_free(struct listener *);
 void	listen_free_all(struct listener_list *);
+/*
+ * The same, but first each listener's queue is accepted and handed on as
+ * usual: closing a listener resets the connections still in its queue,
+ * which their clients (a load balancer) took as established.  Returns
+ * how many it took.
+ */
+int	listen_free_all_queued(struct listener_list *);
 /* A connection closed: give every paused listener another chance now. */
 void	listen_resume(void);
 

@@ -448,7 +448,7 @@ printf 'brokerd benchmark: medians of %s run(s), %s s windows after %s s' \
 printf ' warm-up, loopback; %s\n' "$where"
 printf 'host: %s CPUs, %s, Linux %s; %s; wall time %s s\n' "$(nproc)" \
     "$(sed -n 's/^model name[^:]*: *//p' /proc/cpuinfo | head -n 1)" \
-    "$(uname -r)" "$("$BROKERD" -V 2>/dev/null)" $((t_end - t_start))
+    "$(uname -r)" "$("$BROKERD" -V 2>/dev/null | head -n 1)" $((t_end - t_start))
 echo
 awk -F '\t' -v tls_skip="$tls_skip" -v ceil_skip="$ceil_skip" \
     -v upper_bytes="$upper_bytes" '

@@ -102,6 +102,7 @@ main(void)
 	is_int(c->limits.request_timeout_s, 10, "request timeout 10");
 	is_int(c->limits.command_timeout_s, 30, "command timeout 30");
 	is_int(c->limits.shutdown_timeout_s, 10, "shutdown timeout 10");
+	is_int(c->limits.drain_delay_s, 5, "drain delay 5");
 	ok(config_command(c, "df") != NULL &&
 	    config_command(c, "df")->output == OUTPUT_DF, "df command");
 	ok(config_command(c, "upper") != NULL &&
@@ -182,6 +183,16 @@ main(void)
 	    "control.path must be absolute", "relative control path");
 	expect_error("limits = { max_line = 10; };\n",
 	    "limits.max_line = 10 is out of range", "max_line too small");
+	expect_error("limits = { drain_delay_s = -1; };\n",
+	    "limits.drain_delay_s = -1 is out of range",
+	    "negative drain delay");
+	{
+		char	*got = load("limits = { drain_delay_s = 0; };\n", &c);
+
+		ok(*got == '\0' && c != NULL && c->limits.drain_delay_s == 0,
+		    "drain_delay_s = 0 is valid (no delay)");
+		config_unref(c);
+	}
 	expect_error("commands = { x = { argv = [\"bin/x\"]; }; };\n",
 	    "must be a command name or an absolute path", "relative argv[0]");
 	expect_error("commands = { x = { argv = [\"x\"]; output = \"xml\"; "
