@@ -75,7 +75,7 @@ load_listen(struct loader *ld, struct config *c, const config_setting_t *list)
 	for (i = 0; i < n; i++) {
 		config_setting_t	*g = config_setting_get_elem(list,
 					    (unsigned)i), *m;
-		struct listen_spec	 ls = { SERVICE_ECHO, NULL, -1, 0 };
+		struct listen_spec	 ls = { SERVICE_ECHO, NULL, -1, 0, NULL };
 		const char		*str;
 		int			 ok = 1, have_service = 0;
 
@@ -118,6 +118,10 @@ load_listen(struct loader *ld, struct config *c, const config_setting_t *list)
 				if (settings_int(ld, m, 0, 65535,
 				    &ls.port) != 0)
 					ok = 0;
+			} else if (strcmp(key, "tls") == 0) {
+				tls_spec_free(ls.tls);
+				if (tls_spec_load(ld, m, &ls.tls) != 0)
+					ok = 0;
 			} else {
 				settings_unknown(ld, m);
 				ok = 0;
@@ -131,8 +135,10 @@ load_listen(struct loader *ld, struct config *c, const config_setting_t *list)
 			settings_error(ld, g, "listen entry has no port");
 			ok = 0;
 		}
-		if (!ok)
+		if (!ok) {
+			tls_spec_free(ls.tls);
 			continue;
+		}
 		if (ls.address == NULL)
 			ls.address = "localhost";
 		for (j = 0; j < (int)c->nlisten; j++) {
@@ -148,8 +154,10 @@ load_listen(struct loader *ld, struct config *c, const config_setting_t *list)
 				break;
 			}
 		}
-		if (!ok)
+		if (!ok) {
+			tls_spec_free(ls.tls);
 			continue;
+		}
 		ls.address = xstrdup(ls.address);
 		c->listen[c->nlisten++] = ls;
 	}
@@ -320,9 +328,9 @@ set_defaults(struct config *c)
 	c->refs = 1;
 	c->listen = xcalloc(2, sizeof(*c->listen));
 	c->listen[0] = (struct listen_spec){ SERVICE_ECHO,
-	    xstrdup("localhost"), 10000, 0 };
+	    xstrdup("localhost"), 10000, 0, NULL };
 	c->listen[1] = (struct listen_spec){ SERVICE_BROKER,
-	    xstrdup("localhost"), 10001, 0 };
+	    xstrdup("localhost"), 10001, 0, NULL };
 	c->nlisten = 2;
 	c->control_path = xstrdup(RUNSTATEDIR "/brokerd/brokerd.sock");
 	c->control_mode = 0600;
@@ -355,8 +363,10 @@ config_free(struct config *c)
 	size_t i;
 
 	free(c->file);
-	for (i = 0; i < c->nlisten; i++)
+	for (i = 0; i < c->nlisten; i++) {
 		free(c->listen[i].address);
+		tls_spec_free(c->listen[i].tls);
+	}
 	free(c->listen);
 	free(c->control_path);
 	free(c->control_group);
@@ -399,8 +409,10 @@ config_build(const char *file, config_t *cf, int readok,
 		const char *key = config_setting_name(m);
 
 		if (strcmp(key, "listen") == 0) {
-			for (size_t i = 0; i < c->nlisten; i++)
+			for (size_t i = 0; i < c->nlisten; i++) {
 				free(c->listen[i].address);
+				tls_spec_free(c->listen[i].tls);
+			}
 			free(c->listen);
 			c->listen = NULL;
 			c->nlisten = 0;

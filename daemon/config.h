@@ -7,6 +7,7 @@
 
 #include "daemon/config_cmd.h"
 #include "daemon/settings.h"
+#include "daemon/tls.h"
 
 enum service_id { SERVICE_ECHO, SERVICE_BROKER, SERVICE_CONTROL, SERVICE_N };
 
@@ -15,6 +16,7 @@ struct listen_spec {
 	char		*address;	/* "*" means every address */
 	int		 port;
 	int		 line;
+	struct tls_spec	*tls;		/* NULL: plain */
 };
 
 struct limits {

@@ -15,6 +15,7 @@
 #include "daemon/conn.h"
 #include "daemon/listen.h"
 #include "daemon/server.h"
+#include "daemon/tls.h"
 #include "daemon/watch.h"
 #include "daemon/xport.h"
 
@@ -32,9 +33,11 @@ conn_ctx(void *arg)
 	return ((struct conn *)arg)->ctx;
 }
 
+/* tls: the listener's TLS context, NULL for a plain connection. */
 static void
 conn_new(const struct service *svc, evutil_socket_t fd, const char *peer,
-    const struct sockaddr *sa, socklen_t salen, struct admit_slot *slot)
+    const struct sockaddr *sa, socklen_t salen, struct admit_slot *slot,
+    struct ssl_ctx_st *tls)
 {
 	struct conn *c;
 
@@ -44,7 +47,13 @@ conn_new(const struct service *svc, evutil_socket_t fd, const char *peer,
 	snprintf(c->ctx, sizeof(c->ctx), "%s %s", config_service_name(svc->id),
 	    peer);
 	c->idle_s = srv.cfg->limits.idle_timeout_s;
-	c->xport = xport_plain_new(srv.base, fd, sa, salen, c->idle_s, c->ctx);
+	if (tls != NULL)
+		c->xport = xport_tls_new(srv.base, tls, fd, sa, salen,
+		    c->idle_s, srv.cfg->limits.request_timeout_s, c->ctx,
+		    sizeof(c->ctx));
+	else
+		c->xport = xport_plain_new(srv.base, fd, sa, salen, c->idle_s,
+		    c->ctx);
 	if (c->xport == NULL) {
 		/* Out of memory for its events: this one fails, not us. */
 		log_ctx(LOG_ERR, c->ctx, "cannot set up the connection");
@@ -67,9 +76,10 @@ conn_new(const struct service *svc, evutil_socket_t fd, const char *peer,
 }
 
 void
-conn_accept(const struct service *svc, evutil_socket_t fd,
+conn_accept(struct listener *l, evutil_socket_t fd,
     const struct sockaddr *sa, int socklen)
 {
+	const struct tls_spec	*tls = l->spec != NULL ? l->spec->tls : NULL;
 	struct admit_slot	slot;
 	char			peer[ADDR_STRLEN];
 	int			on = 1, lowat = NOTSENT_LOWAT;
@@ -90,7 +100,8 @@ conn_accept(const struct service *svc, evutil_socket_t fd,
 		setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat,
 		    sizeof(lowat));
 	}
-	conn_new(svc, fd, peer, sa, (socklen_t)socklen, &slot);
+	conn_new(l->svc, fd, peer, sa, (socklen_t)socklen, &slot,
+	    tls != NULL ? tls->ctx : NULL);
 }
 
 void
@@ -104,7 +115,7 @@ conn_accept_local(const struct service *svc, evutil_socket_t fd,
 		close(fd);
 		return;
 	}
-	conn_new(svc, fd, peer, NULL, 0, &slot);
+	conn_new(svc, fd, peer, NULL, 0, &slot, NULL);
 }
 
 void
@@ -202,4 +213,5 @@ conn_report(struct stats_out *out)
 		    config_service_name((enum service_id)i));
 		stats_kv(out, key, "%u", nconns_svc[i]);
 	}
+	stats_kv(out, "tls_connections", "%u", tls_connections());
 }

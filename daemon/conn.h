@@ -19,6 +19,7 @@
 #include "daemon/stats.h"
 
 struct conn;
+struct listener;
 struct xport;
 
 /* A service's hooks, called on the loop thread. */
@@ -39,7 +40,8 @@ struct conn {
 	const struct service	*svc;
 	void			*state;		/* the service's */
 	struct xport		*xport;		/* its bytes: conn.c's */
-	char			 ctx[16 + ADDR_STRLEN];	/* "echo 1.2.3.4:5" */
+	/* "echo 1.2.3.4:5", and " cn=NAME" after a TLS client cert. */
+	char			 ctx[16 + ADDR_STRLEN + 80];
 	struct admit_slot	 slot;
 	int			 idle_s;	/* its transport's timeout */
 	unsigned long long	 bytes_in;
@@ -47,8 +49,8 @@ struct conn {
 	int			 closed;
 };
 
-/* A listener accepted fd from sa. */
-void	 conn_accept(const struct service *, evutil_socket_t,
+/* Listener l accepted fd from sa: its service, its transport. */
+void	 conn_accept(struct listener *l, evutil_socket_t,
 	    const struct sockaddr *sa, int socklen);
 /* The control socket accepted fd; peer names it ("uid 0 pid 42"). */
 void	 conn_accept_local(const struct service *, evutil_socket_t,
@@ -67,7 +69,7 @@ void	 conn_close_all(void);
 unsigned conn_count(void);
 unsigned conn_count_service(enum service_id);
 void	 conn_foreach(void (*fn)(const struct conn *, void *), void *arg);
-/* connections, connections.<service> for STATS. */
+/* connections, connections.<service>, tls_connections for STATS. */
 void	 conn_report(struct stats_out *);
 
 #endif

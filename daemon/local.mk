@@ -1,7 +1,8 @@
 # daemon/: libbrokerd (everything) and a thin main.c.
 noinst_LIBRARIES += daemon/libbrokerd.a
 daemon_libbrokerd_a_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) \
-	$(LIBEVENT_PTHREADS_CFLAGS) $(LIBCONFIG_CFLAGS) $(LIBSYSTEMD_CFLAGS)
+	$(LIBEVENT_PTHREADS_CFLAGS) $(LIBCONFIG_CFLAGS) $(LIBSYSTEMD_CFLAGS) \
+	$(OPENSSL_CFLAGS)
 daemon_libbrokerd_a_SOURCES = \
 	daemon/brokerd.c daemon/brokerd.h \
 	daemon/bufio.c daemon/bufio.h \
@@ -34,11 +35,15 @@ daemon_libbrokerd_a_SOURCES = \
 	daemon/stats.c daemon/stats.h \
 	daemon/verbs.c daemon/verbs.h \
 	daemon/watch.c daemon/watch.h \
-	daemon/xport.h daemon/xport_plain.c
+	daemon/xport.h daemon/xport_plain.c \
+	daemon/tls.h daemon/tls_conf.c daemon/tls_ctx.c
+if HAVE_TLS
+daemon_libbrokerd_a_SOURCES += daemon/xport_tls.c
+endif
 
 BROKERD_LIBS = daemon/libbrokerd.a common/libcommon.a \
 	$(LIBEVENT_PTHREADS_LIBS) $(LIBEVENT_LIBS) $(LIBCONFIG_LIBS) \
-	$(LIBSYSTEMD_LIBS)
+	$(LIBSYSTEMD_LIBS) $(OPENSSL_LIBS)
 
 sbin_PROGRAMS += daemon/brokerd
 daemon_brokerd_SOURCES = daemon/main.c

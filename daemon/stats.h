@@ -28,7 +28,9 @@
 	X(children_killed)						\
 	X(orphans_killed)						\
 	X(reloads_ok)							\
-	X(reloads_failed)
+	X(reloads_failed)						\
+	X(tls_handshakes)						\
+	X(tls_handshake_failures)
 
 enum stat_counter {
 #define X(name) STAT_##name,

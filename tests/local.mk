@@ -22,14 +22,15 @@ INTEGRATION_TESTS = tests/integration/test_echo \
 	tests/integration/test_cli tests/integration/test_broker \
 	tests/integration/test_lifecycle tests/integration/test_health \
 	tests/integration/test_abuse tests/integration/test_brokerctl \
-	tests/integration/test_files tests/integration/test_tls_client
+	tests/integration/test_files tests/integration/test_tls_client \
+	tests/integration/test_tls
 
 # Shell tests, run as they are (#! line): no LOG_COMPILER.
 UNIT_SH_TESTS = tests/unit/test_completion.sh
 INTEGRATION_SH_TESTS = tests/integration/test_readme.sh
 EXTRA_DIST += $(UNIT_SH_TESTS) $(INTEGRATION_SH_TESTS)
 # The test PKI (made at test time: no key is committed) and a TLS peer.
-EXTRA_DIST += tests/tls/mkpki.sh tests/tls/peer.py
+EXTRA_DIST += tests/tls/mkpki.sh tests/tls/peer.py tests/tls/client.py
 
 check_PROGRAMS += $(UNIT_TESTS) $(INTEGRATION_TESTS)
 TESTS += $(UNIT_TESTS) $(UNIT_SH_TESTS) $(INTEGRATION_TESTS) \
@@ -63,3 +64,4 @@ tests_integration_test_cli_LDADD = $(TEST_LIBS)
 tests_integration_test_brokerctl_LDADD = $(TEST_LIBS)
 tests_integration_test_files_LDADD = $(TEST_LIBS)
 tests_integration_test_tls_client_LDADD = $(TEST_LIBS)
+tests_integration_test_tls_LDADD = $(TEST_LIBS)
