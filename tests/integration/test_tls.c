@@ -45,19 +45,6 @@ runv(const char *in, size_t inlen, char **out, size_t *outlen, char **err,
 }
 
 static int
-ctl(const char *in, size_t inlen, char **out, size_t *outlen, char **err,
-    ...)
-{
-	va_list	ap;
-	int	r;
-
-	va_start(ap, err);
-	r = runv(in, inlen, out, outlen, err, brokerctl, ap);
-	va_end(ap);
-	return r;
-}
-
-static int
 run(char **out, char **err, const char *prog, ...)
 {
 	va_list	ap;
@@ -70,6 +57,19 @@ run(char **out, char **err, const char *prog, ...)
 }
 
 #ifdef HAVE_TLS
+static int
+ctl(const char *in, size_t inlen, char **out, size_t *outlen, char **err,
+    ...)
+{
+	va_list	ap;
+	int	r;
+
+	va_start(ap, err);
+	r = runv(in, inlen, out, outlen, err, brokerctl, ap);
+	va_end(ap);
+	return r;
+}
+
 static struct daemon	 d;
 static char		 pki[300];
 static char		 echo_port[16], srv_port[16], mtls_port[16];
