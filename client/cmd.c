@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "common/util.h"
-#include "client/brokerctl.h"
+#include "client/client.h"
 
 /*
  * A reader that went away (brokerctl ... | head -1) wants no more: end

@@ -13,7 +13,7 @@
 
 #include <libconfig.h>
 
-#include "client/brokerctl.h"
+#include "client/client.h"
 
 #define COMMAND_TIMEOUT_S	30	/* brokerd's limits.command_timeout_s */
 

@@ -11,7 +11,6 @@
 
 #include <err.h>
 #include <errno.h>
-#include <limits.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
@@ -20,33 +19,20 @@
 #include <unistd.h>
 
 #include "common/util.h"
-#include "client/brokerctl.h"
+#include "client/client.h"
 
 struct conn {
 	int		 fd;
 	struct tls	*tls;		/* NULL: plain */
 };
 
-static char	*peer;		/* "HOST port PORT" or the socket path */
+static char	*peer_name;		/* "HOST port PORT" or the socket path */
 static struct conn conn;	/* one connection per run */
 
 const char *
 conn_peer(void)
 {
-	return peer;
-}
-
-int
-conn_remaining(long long deadline)
-{
-	long long left;
-
-	if (deadline < 0)
-		return -1;
-	left = deadline - mono_ms();
-	if (left < 0)
-		return 0;
-	return left > INT_MAX ? INT_MAX : (int)left;
+	return peer_name;
 }
 
 /* 0 connected, -1 failed with errno set, -2 timed out. */
@@ -67,7 +53,7 @@ connect_one(int fd, const struct sockaddr *sa, socklen_t salen)
 	pfd.fd = fd;
 	pfd.events = POLLOUT;
 	for (;;) {
-		r = poll(&pfd, 1, conn_remaining(deadline));
+		r = poll(&pfd, 1, mono_left_ms(deadline));
 		if (r > 0)
 			break;
 		if (r == 0) {
@@ -102,25 +88,25 @@ conn_connect(const char *port)
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_NUMERICSERV;
 	if (opt.sock != NULL) {
-		peer = xstrdup(opt.sock);
-		vlog("connecting to %s", peer);
+		peer_name = xstrdup(opt.sock);
+		vlog("connecting to %s", peer_name);
 		memset(&sun, 0, sizeof(sun));
 		sun.sun_family = AF_UNIX;
-		if (strlen(peer) >= sizeof(sun.sun_path))
-			errx(EXIT_NOCONN, "cannot connect to %s: %s", peer,
+		if (strlen(peer_name) >= sizeof(sun.sun_path))
+			errx(EXIT_NOCONN, "cannot connect to %s: %s", peer_name,
 			    strerror(ENAMETOOLONG));
-		memcpy(sun.sun_path, peer, strlen(peer));
+		memcpy(sun.sun_path, peer_name, strlen(peer_name));
 		unix_ai = hints;
 		unix_ai.ai_family = AF_UNIX;
 		unix_ai.ai_addr = (struct sockaddr *)&sun;
 		unix_ai.ai_addrlen = sizeof(sun);
 		res = &unix_ai;
 	} else {
-		if (asprintf(&peer, "%s port %s", opt.host, port) == -1)
+		if (asprintf(&peer_name, "%s port %s", opt.host, port) == -1)
 			err(EXIT_ERR, "asprintf");
-		vlog("connecting to %s", peer);
+		vlog("connecting to %s", peer_name);
 		if ((r = getaddrinfo(opt.host, port, &hints, &res)) != 0)
-			errx(EXIT_NOCONN, "cannot connect to %s: %s", peer,
+			errx(EXIT_NOCONN, "cannot connect to %s: %s", peer_name,
 			    r == EAI_SYSTEM ? strerror(errno) :
 			    gai_strerror(r));
 	}
@@ -153,16 +139,16 @@ conn_connect(const char *port)
 	if (res != &unix_ai)
 		freeaddrinfo(res);
 	if (timedout)
-		errx(EXIT_TIMEOUT, "timed out connecting to %s", peer);
+		errx(EXIT_TIMEOUT, "timed out connecting to %s", peer_name);
 	if (opt.sock != NULL && (lasterr == ENOENT || lasterr == ENOTDIR ||
 	    lasterr == ECONNREFUSED)) {
 		/* Say where the path came from and how to name another. */
-		warnx("cannot connect to %s: %s", peer, strerror(lasterr));
+		warnx("cannot connect to %s: %s", peer_name, strerror(lasterr));
 		errx(EXIT_NOCONN, "that path is %s; is brokerd running? "
 		    "-S SOCKET names another socket, -c FILE another "
 		    "brokerd.conf", opt.sock_from);
 	}
-	errx(EXIT_NOCONN, "cannot connect to %s: %s", peer,
+	errx(EXIT_NOCONN, "cannot connect to %s: %s", peer_name,
 	    strerror(lasterr));
 }
 
@@ -185,7 +171,7 @@ conn_open(const char *port)
 #ifdef HAVE_TLS
 	/* The handshake gets its own -t, as connecting did. */
 	if (opt.tls)
-		conn.tls = tls_start(conn.fd, peer, opt.timeout_ms < 0 ? -1 :
+		conn.tls = tls_start(conn.fd, peer_name, opt.timeout_ms < 0 ? -1 :
 		    mono_ms() + opt.timeout_ms);
 #endif
 	return &conn;

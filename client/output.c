@@ -12,7 +12,7 @@
 
 #include "common/dftext.h"
 #include "common/util.h"
-#include "client/brokerctl.h"
+#include "client/client.h"
 
 #define TABLE_MAX	(1024 * 1024)	/* df/stats replies are held whole */
 #define DF_NCOLS	6

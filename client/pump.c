@@ -17,7 +17,7 @@
 
 #include "common/proto.h"
 #include "common/util.h"
-#include "client/brokerctl.h"
+#include "client/client.h"
 
 #ifndef MIN
 #define MIN(a, b)	((a) < (b) ? (a) : (b))
@@ -310,7 +310,7 @@ pump_run(struct pump *p)
 		}
 		/* Bytes TLS already decrypted: poll would not wake for them. */
 		r = poll(pfd, nfd, conn_pending(p->conn) ? 0 :
-		    conn_remaining(deadline));
+		    mono_left_ms(deadline));
 		if (r == -1) {
 			if (errno == EINTR)
 				continue;

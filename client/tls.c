@@ -26,7 +26,7 @@
 #include <openssl/x509v3.h>
 
 #include "common/util.h"
-#include "client/brokerctl.h"
+#include "client/client.h"
 
 #define SHOWN_NAMES	4	/* a certificate's names in a message */
 #define SHOWN_BYTES	120	/* of each text from a certificate */
@@ -416,7 +416,7 @@ handshake(struct tls *t, int fd, long long deadline)
 		else
 			tls_fail(t, e, 1, saved);
 		pfd.revents = 0;
-		r = poll(&pfd, 1, conn_remaining(deadline));
+		r = poll(&pfd, 1, mono_left_ms(deadline));
 		if (r == -1 && errno != EINTR)
 			err(EXIT_ERR, "poll");
 		/* A plain listener may wait for a line that never ends. */

@@ -27,6 +27,8 @@ char	*xstrdup(const char *s);
 
 /* Milliseconds on CLOCK_MONOTONIC. */
 long long mono_ms(void);
+/* Milliseconds from now until deadline (mono_ms; -1: none), for poll(2). */
+int	mono_left_ms(long long deadline);
 /* Nanoseconds on CLOCK_MONOTONIC. */
 long long mono_ns(void);
 

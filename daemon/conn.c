@@ -75,18 +75,44 @@ conn_new(const struct service *svc, evutil_socket_t fd, const char *peer,
 	}
 }
 
+/*
+ * A refused broker client is told why: one line the socket takes at once
+ * (nothing was written before), then our end is shut; what it sent is
+ * dropped so that the close sends no reset over the line.
+ */
+static void
+refuse_line(evutil_socket_t fd, const char *line)
+{
+	char	buf[512];
+	int	i;
+
+	if (write(fd, line, strlen(line)) < 0)
+		return;
+	(void)shutdown(fd, SHUT_WR);
+	for (i = 0; i < 8 && read(fd, buf, sizeof(buf)) > 0; i++)
+		;
+}
+
 void
 conn_accept(struct listener *l, evutil_socket_t fd,
     const struct sockaddr *sa, int socklen)
 {
+	const struct service	*svc = l->svc;
 	const struct tls_spec	*tls = l->spec != NULL ? l->spec->tls : NULL;
-	struct admit_slot	slot;
-	char			peer[ADDR_STRLEN];
-	int			on = 1, lowat = NOTSENT_LOWAT;
+	struct admit_slot	 slot;
+	char			 peer[ADDR_STRLEN];
+	int			 on = 1, lowat = NOTSENT_LOWAT;
 
 	addr_format(sa, (socklen_t)socklen, peer, sizeof(peer));
-	if (admit_check(sa, peer, &srv.cfg->limits, srv.draining,
-	    &slot) != 0) {
+	switch (admit_check(l, sa, peer, &srv.cfg->limits, srv.draining,
+	    &slot)) {
+	case ADMIT_OK:
+		break;
+	case ADMIT_DENIED:
+		if (svc->id == SERVICE_BROKER)
+			refuse_line(fd, "ERR 403 access denied\n");
+		/* FALLTHROUGH */
+	default:
 		close(fd);
 		return;
 	}
@@ -110,8 +136,8 @@ conn_accept_local(const struct service *svc, evutil_socket_t fd,
 {
 	struct admit_slot slot;
 
-	if (admit_check(NULL, peer, &srv.cfg->limits, srv.draining,
-	    &slot) != 0) {
+	if (admit_check(NULL, NULL, peer, &srv.cfg->limits, srv.draining,
+	    &slot) != ADMIT_OK) {
 		close(fd);
 		return;
 	}

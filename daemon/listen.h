@@ -22,6 +22,15 @@ struct listener;
 typedef void (*listen_accept_fn)(struct listener *l, evutil_socket_t,
     const struct sockaddr *, int);
 
+/* Admission's state of one listener (admit.c): its log, its rate. */
+struct listen_gate {
+	long long	 acl_log_ms;	/* last "access denied" line */
+	unsigned long	 acl_unlogged;	/* refusals since then */
+	long long	 rate_ms;	/* when tokens were last added */
+	long long	 rate_tokens;	/* connections, in thousandths */
+	int		 rate_limiting;	/* refusing: an episode */
+};
+
 #define LISTEN_NAMELEN	256
 
 struct listener {
@@ -43,6 +52,7 @@ struct listener {
 	size_t			 spec_i;	/* its index there */
 	const struct listen_spec *next_spec;	/* reconcile only */
 	size_t			 next_i;
+	struct listen_gate	 gate;
 };
 TAILQ_HEAD(listener_list, listener);
 

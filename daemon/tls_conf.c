@@ -54,6 +54,7 @@ tls_spec_load(struct loader *ld, const config_setting_t *s,
 	struct tls_spec		*t;
 	config_setting_t	*m;
 	const char		*str;
+	char			 name[128];
 	int			 j, ok = 1;
 
 	*out = NULL;
@@ -82,8 +83,9 @@ tls_spec_load(struct loader *ld, const config_setting_t *s,
 			else if (strcmp(str, "1.3") == 0)
 				t->min_version = 13;
 			else {
-				settings_error(ld, m, "tls.min_version \"%s\" "
-				    "is not \"1.2\" or \"1.3\"", str);
+				settings_path(m, name, sizeof(name));
+				settings_error(ld, m, "%s \"%s\" is not \"1.2\" "
+				    "or \"1.3\"", name, str);
 				ok = 0;
 			}
 		} else {

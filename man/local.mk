@@ -1,8 +1,8 @@
 # man/: mdoc pages with configure's paths substituted.
 man_MANS = man/brokerd.8 man/brokerctl.1 man/brokerd.conf.5 \
-	man/brokerd-protocol.7
+	man/brokerd-protocol.7 man/brokerd-internals.7
 EXTRA_DIST += man/brokerd.8.in man/brokerctl.1.in man/brokerd.conf.5.in \
-	man/brokerd-protocol.7.in
+	man/brokerd-protocol.7.in man/brokerd-internals.7.in
 CLEANFILES += $(man_MANS)
 
 edit = $(SED) \
@@ -22,3 +22,4 @@ man/brokerd.8: $(srcdir)/man/brokerd.8.in
 man/brokerctl.1: $(srcdir)/man/brokerctl.1.in
 man/brokerd.conf.5: $(srcdir)/man/brokerd.conf.5.in
 man/brokerd-protocol.7: $(srcdir)/man/brokerd-protocol.7.in
+man/brokerd-internals.7: $(srcdir)/man/brokerd-internals.7.in

@@ -17,17 +17,19 @@ TEST_LIBS = tests/libtap.a $(BROKERD_LIBS)
 
 UNIT_TESTS = tests/unit/test_config tests/unit/test_proto \
 	tests/unit/test_dfparse tests/unit/test_pool tests/unit/test_dfgnu \
-	tests/unit/test_dfnative tests/unit/test_reload
+	tests/unit/test_dfnative tests/unit/test_reload tests/unit/test_access
 INTEGRATION_TESTS = tests/integration/test_echo \
 	tests/integration/test_cli tests/integration/test_broker \
 	tests/integration/test_lifecycle tests/integration/test_health \
 	tests/integration/test_abuse tests/integration/test_brokerctl \
 	tests/integration/test_files tests/integration/test_tls_client \
+	tests/integration/test_access \
 	tests/integration/test_tls
 
 # Shell tests, run as they are (#! line): no LOG_COMPILER.
 UNIT_SH_TESTS = tests/unit/test_completion.sh
-INTEGRATION_SH_TESTS = tests/integration/test_readme.sh
+INTEGRATION_SH_TESTS = tests/integration/test_readme.sh \
+	tests/integration/test_docs.sh
 EXTRA_DIST += $(UNIT_SH_TESTS) $(INTEGRATION_SH_TESTS)
 # The test PKI (made at test time: no key is committed) and a TLS peer.
 EXTRA_DIST += tests/tls/mkpki.sh tests/tls/peer.py tests/tls/client.py
@@ -50,6 +52,8 @@ tests_unit_test_dfnative_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_dfnative_LDADD = $(TEST_LIBS)
 tests_unit_test_reload_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_reload_LDADD = $(TEST_LIBS)
+tests_unit_test_access_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_access_LDADD = $(TEST_LIBS)
 tests_integration_test_broker_LDADD = $(TEST_LIBS)
 tests_integration_test_lifecycle_LDADD = $(TEST_LIBS)
 tests_integration_test_health_LDADD = $(TEST_LIBS)
@@ -64,4 +68,8 @@ tests_integration_test_cli_LDADD = $(TEST_LIBS)
 tests_integration_test_brokerctl_LDADD = $(TEST_LIBS)
 tests_integration_test_files_LDADD = $(TEST_LIBS)
 tests_integration_test_tls_client_LDADD = $(TEST_LIBS)
+tests_integration_test_access_SOURCES = tests/integration/test_access.c \
+	tests/integration/access.h tests/integration/access_cmd.c \
+	tests/integration/access_priv.c
+tests_integration_test_access_LDADD = $(TEST_LIBS)
 tests_integration_test_tls_LDADD = $(TEST_LIBS)

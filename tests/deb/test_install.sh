@@ -84,6 +84,7 @@ for f in /usr/sbin/brokerd /usr/bin/brokerctl /etc/brokerd/brokerd.conf \
     /usr/share/man/man8/brokerd.8.gz /usr/share/man/man1/brokerctl.1.gz \
     /usr/share/man/man5/brokerd.conf.5.gz \
     /usr/share/man/man7/brokerd-protocol.7.gz \
+    /usr/share/man/man7/brokerd-internals.7.gz \
     /usr/share/bash-completion/completions/brokerctl \
     /systemd/system/brokerd.service /systemd/system/brokerd.socket; do
 	p=$(grep -- "$f\$" "$tmp/files" | head -n 1)

@@ -1,11 +1,12 @@
 /*
- * brokerctl's private interfaces: options and exit statuses (brokerctl.c),
+ * brokerctl's private interfaces: options and exit statuses (opt.c; the
+ * command line is parsed in brokerctl.c),
  * the daemon's configuration file (conf.c), the connection (conn.c) and
  * its TLS side (tls.c), the duplex pump (pump.c), output rendering
  * (output.c) and the commands (cmd.c).
  */
-#ifndef BROKERCTL_H
-#define BROKERCTL_H
+#ifndef CLIENT_H
+#define CLIENT_H
 
 #include <sys/types.h>
 
@@ -18,6 +19,10 @@
 #define RUNSTATEDIR	"/run"
 #endif
 #define CONTROL_SOCKET	RUNSTATEDIR "/brokerd/brokerd.sock"
+#ifndef SYSCONFDIR
+#define SYSCONFDIR	"/etc"
+#endif
+#define CONFIG_FILE	SYSCONFDIR "/brokerd/brokerd.conf"
 
 #define PORT_ECHO	"10000"
 #define PORT_BROKER	"10001"
@@ -59,7 +64,8 @@ extern struct options opt;
 		warnx(__VA_ARGS__);					\
 } while (0)
 
-/* brokerctl.c */
+/* opt.c: the help text (-h), and a usage error: message, synopsis, exit 2. */
+void	brokerctl_usage(void);
 void	brokerctl_usage_error(const char *, ...)
 	    __attribute__((noreturn, format(printf, 1, 2)));
 
@@ -85,8 +91,6 @@ struct conn;
 struct conn *conn_open(const char *port);
 /* "HOST port PORT" or the socket path, for messages. */
 const char *conn_peer(void);
-/* Milliseconds left until deadline (-1: none), as a poll(2) timeout. */
-int	conn_remaining(long long deadline);
 /*
  * Nonblocking I/O: bytes moved, 0 for the peer's end of data (read), or
  * -1 with errno set, EAGAIN when it must wait for conn_events().  A TLS
