@@ -33,13 +33,41 @@ conn_ctx(void *arg)
 	return ((struct conn *)arg)->ctx;
 }
 
-/* tls: the listener's TLS context, NULL for a plain connection. */
+/*
+ * The TLS handshake is done: lists with cn: entries are asked again, now
+ * with the verified name (admit.c let the peer through for them).
+ */
+static void
+conn_tls_opened(void *arg)
+{
+	static const char	 refusal[] = "ERR 403 access denied\n";
+	struct conn		*c = arg;
+	enum admit_result	 r;
+
+	if (!c->recheck)
+		return;
+	c->recheck = 0;
+	r = admit_identity(c->allow, c->deny, xport_peer(c->xport),
+	    xport_identity(c->xport), c->ctx);
+	acl_unref(c->allow);
+	acl_unref(c->deny);
+	c->allow = c->deny = NULL;
+	if (r == ADMIT_OK)
+		return;
+	if (c->svc->id == SERVICE_BROKER)
+		(void)xport_write(c->xport, refusal, sizeof(refusal) - 1);
+	conn_close(c);
+}
+
+/* ls: the listener's entry (its TLS context, its lists); NULL: local. */
 static void
 conn_new(const struct service *svc, evutil_socket_t fd, const char *peer,
     const struct sockaddr *sa, socklen_t salen, struct admit_slot *slot,
-    struct ssl_ctx_st *tls)
+    const struct listen_spec *ls)
 {
-	struct conn *c;
+	struct ssl_ctx_st	*tls = ls != NULL && ls->tls != NULL ?
+				    ls->tls->ctx : NULL;
+	struct conn		*c;
 
 	c = xcalloc(1, sizeof(*c));
 	c->svc = svc;
@@ -50,7 +78,7 @@ conn_new(const struct service *svc, evutil_socket_t fd, const char *peer,
 	if (tls != NULL)
 		c->xport = xport_tls_new(srv.base, tls, fd, sa, salen,
 		    c->idle_s, srv.cfg->limits.request_timeout_s, c->ctx,
-		    sizeof(c->ctx));
+		    sizeof(c->ctx), conn_tls_opened, c);
 	else
 		c->xport = xport_plain_new(srv.base, fd, sa, salen, c->idle_s,
 		    c->ctx);
@@ -62,6 +90,12 @@ conn_new(const struct service *svc, evutil_socket_t fd, const char *peer,
 		admit_release(&c->slot);
 		free(c);
 		return;
+	}
+	if (tls != NULL && (acl_has(ls->allow, ACL_CN) ||
+	    acl_has(ls->deny, ACL_CN))) {
+		c->allow = acl_ref(ls->allow);
+		c->deny = acl_ref(ls->deny);
+		c->recheck = 1;
 	}
 	TAILQ_INSERT_TAIL(&conns, c, entry);
 	nconns++;
@@ -98,7 +132,6 @@ conn_accept(struct listener *l, evutil_socket_t fd,
     const struct sockaddr *sa, int socklen)
 {
 	const struct service	*svc = l->svc;
-	const struct tls_spec	*tls = l->spec != NULL ? l->spec->tls : NULL;
 	struct admit_slot	 slot;
 	char			 peer[ADDR_STRLEN];
 	int			 on = 1, lowat = NOTSENT_LOWAT;
@@ -109,7 +142,9 @@ conn_accept(struct listener *l, evutil_socket_t fd,
 	case ADMIT_OK:
 		break;
 	case ADMIT_DENIED:
-		if (svc->id == SERVICE_BROKER)
+		/* A TLS client would read plain text as a broken record. */
+		if (svc->id == SERVICE_BROKER &&
+		    (l->spec == NULL || l->spec->tls == NULL))
 			refuse_line(fd, "ERR 403 access denied\n");
 		/* FALLTHROUGH */
 	default:
@@ -126,8 +161,7 @@ conn_accept(struct listener *l, evutil_socket_t fd,
 		setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat,
 		    sizeof(lowat));
 	}
-	conn_new(l->svc, fd, peer, sa, (socklen_t)socklen, &slot,
-	    tls != NULL ? tls->ctx : NULL);
+	conn_new(svc, fd, peer, sa, (socklen_t)socklen, &slot, l->spec);
 }
 
 void
@@ -178,6 +212,8 @@ conn_close(struct conn *c)
 	if (c->state != NULL)
 		c->svc->free(c);
 	xport_free(c->xport);
+	acl_unref(c->allow);
+	acl_unref(c->deny);
 	admit_release(&c->slot);
 	TAILQ_REMOVE(&conns, c, entry);
 	nconns--;

@@ -47,6 +47,9 @@ struct conn {
 	unsigned long long	 bytes_in;
 	unsigned long long	 bytes_out;
 	int			 closed;
+	/* Lists with cn: entries, to ask again once TLS names the peer. */
+	struct acl		*allow, *deny;
+	int			 recheck;
 };
 
 /* Listener l accepted fd from sa: its service, its transport. */

@@ -61,12 +61,15 @@ void	tls_config_prepare(struct config *c, struct config_errors *errs);
  * first, within handshake_s, then idle_s as the plain one.  ctx names it
  * in logs; once a client certificate is verified, " cn=NAME" (escaped)
  * is appended to it (ctxsize bytes in all), so every later line of the
- * connection names its peer.  NULL if it cannot be set up (fd is then
- * still the caller's).
+ * connection names its peer.  opened(arg) is called once the handshake
+ * is done, before the service hears of any byte; it may close the
+ * connection.  NULL if it cannot be set up (fd is then still the
+ * caller's).
  */
 struct xport *xport_tls_new(struct event_base *, struct ssl_ctx_st *,
 	    evutil_socket_t fd, const struct sockaddr *sa, socklen_t salen,
-	    int idle_s, int handshake_s, char *ctx, size_t ctxsize);
+	    int idle_s, int handshake_s, char *ctx, size_t ctxsize,
+	    void (*opened)(void *), void *arg);
 /* TLS connections open now, for STATS. */
 unsigned tls_connections(void);
 

@@ -251,8 +251,11 @@ tls_config_prepare(struct config *c, struct config_errors *errs)
 struct xport *
 xport_tls_new(struct event_base *base, struct ssl_ctx_st *sslctx,
     evutil_socket_t fd, const struct sockaddr *sa, socklen_t salen,
-    int idle_s, int handshake_s, char *ctx, size_t ctxsize)
+    int idle_s, int handshake_s, char *ctx, size_t ctxsize,
+    void (*opened)(void *), void *arg)
 {
+	(void)opened;
+	(void)arg;
 	(void)base;
 	(void)sslctx;
 	(void)fd;

@@ -53,6 +53,8 @@ struct tls {
 	char			*ctx;
 	size_t			 ctxsize;
 	char			*cn;		/* verified client CN */
+	void		       (*opened)(void *);
+	void			*opened_arg;
 	enum xport_want		 want_r, want_w; /* the service's */
 	int			 rarmed, warmed; /* rev, wev added */
 	int			 hs;		/* handshaking */
@@ -521,6 +523,11 @@ tls_handshake(struct tls *t)
 	if (log_enabled(LOG_DEBUG))
 		log_ctx(LOG_DEBUG, t->ctx, "TLS handshake done: %s, %s",
 		    SSL_get_version(t->ssl), SSL_get_cipher_name(t->ssl));
+	if (t->opened != NULL) {
+		t->opened(t->opened_arg);
+		if (t->dead)
+			return;
+	}
 	/* What the service asked for meanwhile, with its timers now. */
 	if (t->want_r == XPORT_ON)
 		(void)evtimer_add(t->rtimer, t->idle);
@@ -642,7 +649,8 @@ static const struct xport_ops tls_ops = {
 struct xport *
 xport_tls_new(struct event_base *base, struct ssl_ctx_st *sslctx,
     evutil_socket_t fd, const struct sockaddr *sa, socklen_t salen,
-    int idle_s, int handshake_s, char *ctx, size_t ctxsize)
+    int idle_s, int handshake_s, char *ctx, size_t ctxsize,
+    void (*opened)(void *), void *arg)
 {
 	struct tls	*t = xcalloc(1, sizeof(*t));
 	struct timeval	 tv = { idle_s, 0 }, hs = { handshake_s, 0 };
@@ -656,6 +664,8 @@ xport_tls_new(struct event_base *base, struct ssl_ctx_st *sslctx,
 	t->fd = fd;
 	t->ctx = ctx;
 	t->ctxsize = ctxsize;
+	t->opened = opened;
+	t->opened_arg = arg;
 	t->hs = 1;
 	t->hs_want = SSL_ERROR_WANT_READ;	/* the ClientHello */
 	t->idle_tv = tv;

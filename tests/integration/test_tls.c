@@ -73,15 +73,16 @@ ctl(const char *in, size_t inlen, char **out, size_t *outlen, char **err,
 static struct daemon	 d;
 static char		 pki[300];
 static char		 echo_port[16], srv_port[16], mtls_port[16];
+static char		 acl_port[16];
 
 /* pki/name (or d.dir/name for a leading '@'), in rotating buffers. */
 static const char *
 pk(const char *name)
 {
-	static char	buf[8][600];
+	static char	buf[16][600];
 	static int	i;
 
-	i = (i + 1) % 8;
+	i = (i + 1) % 16;
 	if (name[0] == '@')
 		snprintf(buf[i], sizeof(buf[i]), "%s/%s", d.dir, name + 1);
 	else
@@ -223,10 +224,24 @@ start_daemon(void)
 	    "  { service = \"broker\"; address = \"127.0.0.1\"; port = 0;\n"
 	    "    tls = { certificate = \"%s\"; key = \"%s\";\n"
 	    "            client_ca = \"%s\"; min_version = \"1.3\"; }; },\n"
-	    "  { service = \"echo\"; address = \"127.0.0.1\"; port = 0; }\n"
+	    "  { service = \"echo\"; address = \"127.0.0.1\"; port = 0; },\n"
+	    "  { service = \"broker\"; address = \"127.0.0.1\"; port = 0;\n"
+	    "    allow = [ \"192.0.2.1\", \"cn:monitor\" ];\n"
+	    "    tls = { certificate = \"%s\"; key = \"%s\";\n"
+	    "            client_ca = \"%s\"; }; }\n"
 	    ");\n"
-	    "limits = { request_timeout_s = 3; };\n",
+	    "limits = { request_timeout_s = 3; };\n"
+	    "commands = {\n"
+	    "  df    = { argv = [ \"df\", \"-hl\" ]; output = \"df\"; };\n"
+	    "  upper = { argv = [ \"tr\", \"[:lower:]\", \"[:upper:]\" ];\n"
+	    "            input = true; };\n"
+	    "  mon   = { argv = [ \"df\", \"-hl\" ]; output = \"df\";\n"
+	    "            allow = [ \"cn:monitor\", \"192.0.2.1\" ]; };\n"
+	    "  either = { argv = [ \"echo\", \"either\" ];\n"
+	    "             allow = [ \"cn:nobody\", \"127.0.0.0/8\" ]; };\n"
+	    "};\n",
 	    pk("@cur.pem"), pk("@cur.key"), pk("@cur.pem"), pk("@cur.key"),
+	    pk("server.pem"), pk("server.key"), pk("ca.pem"),
 	    pk("server.pem"), pk("server.key"), pk("ca.pem"));
 	if (d_start(&d, conf, NULL) != 0)
 		bail("brokerd did not start with TLS listeners: %s",
@@ -234,6 +249,7 @@ start_daemon(void)
 	snprintf(echo_port, sizeof(echo_port), "%d", nth_port("echo", 0));
 	snprintf(srv_port, sizeof(srv_port), "%d", nth_port("broker", 0));
 	snprintf(mtls_port, sizeof(mtls_port), "%d", nth_port("broker", 1));
+	snprintf(acl_port, sizeof(acl_port), "%d", nth_port("broker", 2));
 }
 
 /* A STATS value over TLS with the monitor certificate, or -1. */
@@ -359,6 +375,70 @@ test_mutual(void)
 	f1 = tls_stat("tls_handshake_failures");
 	ok(f1 == f0 + 3, "STATS tls_handshake_failures counts them (%lld)",
 	    f1 - f0);
+}
+
+/* brokerctl to port with the client certificate of who (NULL: none). */
+static int
+ctl_as(const char *who, const char *port, char **out, char **err,
+    const char *verb, const char *arg)
+{
+	char	cert[64], key[64];
+
+	if (who == NULL)
+		return ctl(NULL, 0, out, NULL, err, "-H", "127.0.0.1", "-p",
+		    port, "--ca", pk("ca.pem"), verb, arg, NULL);
+	snprintf(cert, sizeof(cert), "%s.pem", who);
+	snprintf(key, sizeof(key), "%s.key", who);
+	return ctl(NULL, 0, out, NULL, err, "-H", "127.0.0.1", "-p", port,
+	    "--ca", pk("ca.pem"), "--cert", pk(cert), "--key", pk(key), verb,
+	    arg, NULL);
+}
+
+/* cn: entries in a command's allow list and in a listener's. */
+static void
+test_cn(void)
+{
+	char		*out, *err;
+	long long	 r0;
+	int		 st;
+
+	st = ctl_as("monitor", mtls_port, &out, &err, "run", "mon");
+	ok(st == 0 && strchr(out, '/') != NULL,
+	    "cn: CN monitor may run mon (allow [ cn:monitor, 192.0.2.1 ])");
+	if (st != 0)
+		diag("%d %s", st, err);
+	free(out); free(err);
+	st = ctl_as("other", mtls_port, &out, &err, "run", "mon");
+	ok(st != 0 && strstr(err, "ERR 403 not allowed to run mon") != NULL,
+	    "cn: CN other gets ERR 403 for mon");
+	if (st == 0 || strstr(err, "ERR 403") == NULL)
+		diag("%d %s", st, err);
+	free(out); free(err);
+	st = ctl_as(NULL, srv_port, &out, &err, "run", "mon");
+	ok(st != 0 && strstr(err, "ERR 403 not allowed to run mon") != NULL,
+	    "cn: a TLS peer without a certificate gets ERR 403 for mon");
+	free(out); free(err);
+	st = ctl_as("other", mtls_port, &out, &err, "run", "either");
+	ok(st == 0 && strcmp(out, "either\n") == 0, "cn: CN other may run "
+	    "either (allow [ cn:nobody, 127.0.0.0/8 ]) by its address");
+	free(out); free(err);
+	st = ctl_as("monitor", acl_port, &out, &err, "ping", NULL);
+	ok(st == 0 && strcmp(out, "pong\n") == 0, "cn: a listener with "
+	    "allow [ 192.0.2.1, cn:monitor ] lets CN monitor in");
+	if (st != 0)
+		diag("%d %s", st, err);
+	free(out); free(err);
+	r0 = tls_stat("connections_refused_acl");
+	st = ctl_as("other", acl_port, &out, &err, "ping", NULL);
+	ok(st != 0 && strstr(err, "access denied") != NULL &&
+	    d_log_wait(&d, " cn=other: access denied after the TLS "
+	    "handshake: closing", 1, 5000), "cn: ...and refuses CN other "
+	    "after the handshake, with ERR 403 over TLS, logged");
+	if (st == 0 || strstr(err, "access denied") == NULL)
+		diag("%d %s", st, err);
+	free(out); free(err);
+	ok(tls_stat("connections_refused_acl") == r0 + 1,
+	    "cn: counted in connections_refused_acl");
 }
 
 /* A coprocess: tests/tls/client.py PORT lines, with pipes. */
@@ -616,6 +696,7 @@ main(void)
 	start_daemon();
 	test_server_only();
 	test_mutual();
+	test_cn();
 	test_not_tls();
 	test_reload();
 	test_stats_interop();
