@@ -21,8 +21,12 @@ parses(const char *text)
 {
 	struct acl_entry	e;
 	char			err[256];
+	int			r;
 
-	return acl_parse(text, &e, err, sizeof(err)) == 0;
+	r = acl_parse(text, &e, err, sizeof(err)) == 0;
+	if (r)
+		free(e.cn);
+	return r;
 }
 
 /* A list of one entry, matched against addr ("1.2.3.4" or "::1"). */
