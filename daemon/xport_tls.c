@@ -367,6 +367,18 @@ tls_release(void *arg)
 }
 
 static void
+tls_events_free(struct tls *t)
+{
+	struct event	*evs[] = { t->rev, t->wev, t->rtimer, t->wtimer,
+			    t->hstimer, t->pend };
+	size_t		 i;
+
+	for (i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
+		if (evs[i] != NULL)
+			event_free(evs[i]);
+}
+
+static void
 tls_free(struct xport *x)
 {
 	struct tls *t = (struct tls *)x;
@@ -381,12 +393,7 @@ tls_free(struct xport *x)
 		}
 	}
 	ERR_clear_error();
-	event_free(t->rev);
-	event_free(t->wev);
-	event_free(t->rtimer);
-	event_free(t->wtimer);
-	event_free(t->hstimer);
-	event_free(t->pend);
+	tls_events_free(t);
 	SSL_free(t->ssl);
 	close(t->fd);
 	/* We may be inside one of t's callbacks: free after it. */
@@ -691,18 +698,7 @@ fail:
 	ERR_clear_error();
 	if (t->ssl != NULL)
 		SSL_free(t->ssl);
-	if (t->rev != NULL)
-		event_free(t->rev);
-	if (t->wev != NULL)
-		event_free(t->wev);
-	if (t->rtimer != NULL)
-		event_free(t->rtimer);
-	if (t->wtimer != NULL)
-		event_free(t->wtimer);
-	if (t->hstimer != NULL)
-		event_free(t->hstimer);
-	if (t->pend != NULL)
-		event_free(t->pend);
+	tls_events_free(t);
 	free(t);
 	return NULL;
 }
