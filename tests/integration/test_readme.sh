@@ -10,7 +10,8 @@
 # turns through a lock; ports held by anything else make it skip with the
 # holder named, and fail under CI=true, where they must be free.
 set -u
-top=${TOP_SRCDIR:?run me through make check}
+# Physical: a build configured as ../configure sees "build/.." here.
+top=$(cd "${TOP_SRCDIR:?run me through make check}" && pwd -P) || exit 1
 builddir=$(cd "$(dirname "${BROKERD:?}")/.." && pwd -P)
 cd "$top" || exit 1
 tmp=$(mktemp -d) || exit 1
