@@ -44,6 +44,7 @@
 	"  env0 = { argv = [ \"env\" ]; };\n" \
 	"  pwd = { argv = [ \"pwd\" ]; cwd = \"/tmp\"; };\n" \
 	"  pwd0 = { argv = [ \"pwd\" ]; };\n" \
+	"  nodir = { argv = [ \"pwd\" ]; cwd = \"/nonexistent/x\"; };\n" \
 	"};\n"
 
 /*
@@ -209,6 +210,11 @@ test_limits(struct daemon *d)
 	reply_free(&r);
 	is_int(run_from("127.0.0.1", port, "pwd0", &r), 0, "RUN pwd0");
 	is_str(r.data, "/\n", "no cwd: /");
+	reply_free(&r);
+	is_int(run_from("127.0.0.1", port, "nodir", &r), 502,
+	    "a cwd that is not there: 502");
+	is_str(r.text, "nodir: cannot change to /nonexistent/x: No such file "
+	    "or directory", "the error names the directory");
 	reply_free(&r);
 }
 
