@@ -180,7 +180,9 @@ deny(struct listener *l, const char *peer)
 
 /*
  * max_connections_per_second: a bucket of that many connections, filled
- * at that rate.  An empty bucket refuses; one line per episode.
+ * at that rate.  An empty bucket refuses; one line per episode, which
+ * ends after a second without a refusal (a steady flood lets one in now
+ * and then: that is still the same episode).
  */
 static int
 rate_ok(struct listener *l, int max_cps)
@@ -197,7 +199,8 @@ rate_ok(struct listener *l, int max_cps)
 	g->rate_ms = now;
 	if (g->rate_tokens >= 1000) {
 		g->rate_tokens -= 1000;
-		g->rate_limiting = 0;
+		if (now - g->rate_refused_ms >= 1000)
+			g->rate_limiting = 0;
 		return 1;
 	}
 	stats_inc(STAT_connections_refused_rate);
@@ -206,6 +209,7 @@ rate_ok(struct listener *l, int max_cps)
 		    "refusing new connections until the rate falls", l->name,
 		    max_cps);
 	g->rate_limiting = 1;
+	g->rate_refused_ms = now;
 	return 0;
 }
 
