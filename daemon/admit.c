@@ -9,7 +9,9 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "daemon/acl.h"
 #include "daemon/admit.h"
+#include "daemon/listen.h"
 #include "daemon/stats.h"
 
 #define SRC_BUCKETS	1024
@@ -25,7 +27,6 @@ struct srcent {
 
 static struct srcent	*srcmap[SRC_BUCKETS];
 static unsigned		 nclients;
-static int		 last_refusal = -1;
 
 enum refusal { REFUSE_DRAINING, REFUSE_MAX_CLIENTS, REFUSE_PER_SOURCE,
 	REFUSE_N };
@@ -140,7 +141,7 @@ refuse_log(enum refusal why, const char *peer)
 }
 
 /* Local peers are no clients: their refusals are logged, not counted. */
-static int
+static enum admit_result
 refuse(enum refusal why, const struct sockaddr *sa, const char *peer,
     struct srcent *src)
 {
@@ -149,29 +150,81 @@ refuse(enum refusal why, const struct sockaddr *sa, const char *peer,
 	if (sa != NULL)
 		stats_inc(refusal_stat[why]);
 	refuse_log(why, peer);
-	last_refusal = why;
-	return -1;
+	return why == REFUSE_PER_SOURCE ? ADMIT_BUSY : ADMIT_REFUSED;
 }
 
-const char *
-admit_refusal_line(void)
+/* Not in l's lists: counted, logged once a second per listener. */
+static enum admit_result
+deny(struct listener *l, const char *peer)
 {
-	return last_refusal == REFUSE_PER_SOURCE ?
-	    "ERR 429 too many connections from your address\n" : NULL;
+	struct listen_gate	*g = &l->gate;
+	long long		 now = mono_ms();
+
+	stats_inc(STAT_connections_refused_acl);
+	if (g->acl_log_ms != 0 && now - g->acl_log_ms < REFUSE_LOG_MS) {
+		g->acl_unlogged++;
+		return ADMIT_DENIED;
+	}
+	if (g->acl_unlogged > 0)
+		log_notice("access denied: closing connection from %s on %s "
+		    "(%lu more since the last message)", peer, l->name,
+		    g->acl_unlogged);
+	else
+		log_notice("access denied: closing connection from %s on %s",
+		    peer, l->name);
+	g->acl_log_ms = now;
+	g->acl_unlogged = 0;
+	return ADMIT_DENIED;
 }
 
-int
-admit_check(const struct sockaddr *sa, const char *peer,
+/*
+ * max_connections_per_second: a bucket of that many connections, filled
+ * at that rate.  An empty bucket refuses; one line per episode.
+ */
+static int
+rate_ok(struct listener *l, int max_cps)
+{
+	struct listen_gate	*g = &l->gate;
+	long long		 now = mono_ms(), cap = max_cps * 1000LL;
+
+	if (g->rate_ms == 0)
+		g->rate_tokens = cap;
+	else
+		g->rate_tokens += (now - g->rate_ms) * max_cps;
+	if (g->rate_tokens > cap)
+		g->rate_tokens = cap;
+	g->rate_ms = now;
+	if (g->rate_tokens >= 1000) {
+		g->rate_tokens -= 1000;
+		g->rate_limiting = 0;
+		return 1;
+	}
+	stats_inc(STAT_connections_refused_rate);
+	if (!g->rate_limiting)
+		log_notice("%s: more than max_connections_per_second = %d; "
+		    "refusing new connections until the rate falls", l->name,
+		    max_cps);
+	g->rate_limiting = 1;
+	return 0;
+}
+
+enum admit_result
+admit_check(struct listener *l, const struct sockaddr *sa, const char *peer,
     const struct limits *lim, int draining, struct admit_slot *slot)
 {
-	struct srcent *src;
+	const struct listen_spec	*ls = l != NULL ? l->spec : NULL;
+	struct acl_peer			 p = { sa };
+	struct srcent			*src;
 
 	memset(slot, 0, sizeof(*slot));
-	last_refusal = -1;
 	if (draining)
 		return refuse(REFUSE_DRAINING, sa, peer, NULL);
 	if (sa == NULL)
-		return 0;
+		return ADMIT_OK;
+	if (ls != NULL && !acl_permits(ls->allow, ls->deny, &p))
+		return deny(l, peer);
+	if (ls != NULL && ls->max_cps > 0 && !rate_ok(l, ls->max_cps))
+		return ADMIT_REFUSED;
 	if (nclients >= (unsigned)lim->max_clients)
 		return refuse(REFUSE_MAX_CLIENTS, sa, peer, NULL);
 	src = src_get(sa);
@@ -182,7 +235,7 @@ admit_check(const struct sockaddr *sa, const char *peer,
 	slot->src = src;
 	slot->client = 1;
 	nclients++;
-	return 0;
+	return ADMIT_OK;
 }
 
 void

@@ -1,9 +1,12 @@
 /*
  * Admission: whether an accepted connection is served, decided in one
  * function before a byte of it is read.  Not while the daemon drains;
- * for network clients, at most limits.max_clients in all and
+ * for network clients, only peers the listener's access lists allow (its
+ * own allow and deny, else the top-level ones), at most its
+ * max_connections_per_second, at most limits.max_clients in all and
  * limits.max_clients_per_source from one address.  A refusal is counted
- * and logged, at most one line a second per reason.
+ * and logged, at most one line a second per reason (per listener for the
+ * access lists; one line per episode for the rate).
  */
 #ifndef BROKERD_ADMIT_H
 #define BROKERD_ADMIT_H
@@ -12,6 +15,7 @@
 
 #include "daemon/config.h"
 
+struct listener;
 struct srcent;
 
 /* What an admitted connection holds until admit_release(). */
@@ -20,19 +24,22 @@ struct admit_slot {
 	int		 client;	/* counts against max_clients */
 };
 
+enum admit_result {
+	ADMIT_OK,
+	ADMIT_REFUSED,		/* close it */
+	ADMIT_DENIED,		/* by the access lists: tell it, close it */
+	ADMIT_BUSY		/* max_clients_per_source: tell it, close it */
+};
+
 /*
- * 0 if the connection from sa (peer: sa as text) is to be served; -1 if
- * it is refused (counted and logged: close it).  sa is NULL for a local
- * peer (the control socket), which only the drain refuses: an admin
- * always gets in.
+ * Whether the connection from sa (peer: sa as text) accepted on l is to
+ * be served; a refusal is counted and logged.  sa is NULL for a local
+ * peer (the control socket, l NULL), which only the drain refuses: an
+ * admin always gets in.
  */
-int	admit_check(const struct sockaddr *sa, const char *peer,
-	    const struct limits *, int draining, struct admit_slot *);
+enum admit_result admit_check(struct listener *l, const struct sockaddr *sa,
+	    const char *peer, const struct limits *, int draining,
+	    struct admit_slot *);
 void	admit_release(struct admit_slot *);
-/*
- * After a refusal: the line a broker client is told before the close
- * (brokerd-protocol(7)), or NULL when it is closed without one.
- */
-const char *admit_refusal_line(void);
 
 #endif

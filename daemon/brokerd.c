@@ -24,6 +24,7 @@
 #include "common/log.h"
 #include "daemon/brokerd.h"
 #include "daemon/child.h"
+#include "daemon/cmdaccess.h"
 #include "daemon/conn.h"
 #include "daemon/control.h"
 #include "daemon/dfnative.h"
@@ -33,6 +34,7 @@
 #include "daemon/orphans.h"
 #include "daemon/pidfile.h"
 #include "daemon/pool.h"
+#include "daemon/privdrop.h"
 #include "daemon/reload.h"
 #include "daemon/resource.h"
 #include "daemon/server.h"
@@ -382,7 +384,8 @@ report_daemon(struct stats_out *out)
 
 /* The order of STATS and of the dump. */
 static const stats_section_fn report_sections[] = {
-	report_daemon, conn_report, children_report, stats_report_pool,
+	report_daemon, conn_report, children_report, cmdaccess_report,
+	stats_report_pool,
 	stats_report_counters, verbs_report, stats_report_errors,
 	stats_report_callbacks
 };
@@ -443,6 +446,8 @@ startup_done(int ok)
 		event_base_loopbreak(srv.base);
 		return;
 	}
+	/* Everything that needs root is open: the rest runs without. */
+	privdrop_apply(srv.cfg);
 	notify_init(srv.base, status_text);
 	notify_ready();
 	daemonize_finish();

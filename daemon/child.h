@@ -15,6 +15,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "daemon/config_cmd.h"
 #include "daemon/stats.h"
 
 struct child;
@@ -30,6 +31,10 @@ struct child_opts {
 	int		 input;		/* stdin from a pipe, else /dev/null */
 	int		 timeout_s;	/* then SIGTERM, and SIGKILL after */
 	const char	*ctx;		/* the requester, for logs */
+	/* rlimits set in the child before exec (NULL or 0s: none). */
+	const struct cmd_limits *limits;
+	char *const	*envp;		/* NULL: PATH and LC_ALL=C */
+	const char	*cwd;		/* NULL: "/" */
 };
 
 struct child_cbs {

@@ -1,9 +1,14 @@
 /*
  * Starting a command: its pipes, posix_spawn in a process group of its
- * own with a clean signal state, a fixed environment and stdin from
- * /dev/null unless it takes input.  The process is then child.c's.
+ * own with a clean signal state, its environment and directory and stdin
+ * from /dev/null unless it takes input.  posix_spawn cannot set rlimits:
+ * a command with limits is forked, and the child sets them before exec.
+ * The process is then child.c's.
  */
 #include "autoconf.h"
+
+#include <sys/resource.h>
+#include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +17,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <pthread.h>
 
 #include <event2/bufferevent.h>
 
@@ -83,18 +90,152 @@ spawn_watch(struct child *c, int pin[2], int pout[2], int perr[2])
 	return child_watch(c, in, outfd, err);
 }
 
+static char *const default_env[] = {
+	"PATH=" CHILD_PATH, "LC_ALL=C", NULL
+};
+
+/* The signals the daemon handles: their default action in the child. */
+static void
+handled_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGPIPE);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGCHLD);
+	sigaddset(set, SIGUSR1);
+}
+
+static int
+has_rlimits(const struct cmd_limits *l)
+{
+	return l != NULL && (l->cpu_s > 0 || l->memory_mb > 0 ||
+	    l->open_files > 0 || l->processes > 0);
+}
+
+/* In the forked child: async-signal-safe calls only. */
+static int
+set_rlimits(const struct cmd_limits *l)
+{
+	struct rlimit r;
+
+	if (l->cpu_s > 0) {
+		/* SIGXCPU at the soft limit, SIGKILL a second later. */
+		r.rlim_cur = (rlim_t)l->cpu_s;
+		r.rlim_max = (rlim_t)l->cpu_s + 1;
+		if (setrlimit(RLIMIT_CPU, &r) != 0)
+			return -1;
+	}
+	if (l->memory_mb > 0) {
+		r.rlim_cur = r.rlim_max = (rlim_t)l->memory_mb << 20;
+		if (setrlimit(RLIMIT_AS, &r) != 0)
+			return -1;
+	}
+	if (l->open_files > 0) {
+		r.rlim_cur = r.rlim_max = (rlim_t)l->open_files;
+		if (setrlimit(RLIMIT_NOFILE, &r) != 0)
+			return -1;
+	}
+	if (l->processes > 0) {
+		r.rlim_cur = r.rlim_max = (rlim_t)l->processes;
+		if (setrlimit(RLIMIT_NPROC, &r) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * The forked child, signals blocked: what posix_spawn does below, then
+ * the limits, then exec.  errno if it fails (the caller reports it).
+ */
+static int
+forked_child(const struct child_opts *o, int infd, int outfd, int errfd,
+    int report)
+{
+	struct sigaction	sa;
+	sigset_t		set;
+	int			sig, fd;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	handled_signals(&set);
+	for (sig = 1; sig < NSIG; sig++)
+		if (sigismember(&set, sig) == 1)
+			(void)sigaction(sig, &sa, NULL);
+	if (setpgid(0, 0) != 0)
+		return errno;
+	if (o->input)
+		fd = infd;
+	else if ((fd = open("/dev/null", O_RDONLY)) < 0)
+		return errno;
+	if (dup2(fd, STDIN_FILENO) < 0 || dup2(outfd, STDOUT_FILENO) < 0 ||
+	    dup2(errfd, STDERR_FILENO) < 0)
+		return errno;
+	/* report is close-on-exec: it stays open until exec succeeds. */
+	if (report > 3)
+		(void)close_range(3, (unsigned)report - 1, 0);
+	(void)close_range((unsigned)report + 1, ~0U, 0);
+	if (chdir(o->cwd != NULL ? o->cwd : "/") != 0 ||
+	    set_rlimits(o->limits) != 0)
+		return errno;
+	sigemptyset(&set);
+	(void)sigprocmask(SIG_SETMASK, &set, NULL);
+	execve(o->path, o->argv, o->envp != NULL ? o->envp : default_env);
+	return errno;
+}
+
+/* Like posix_spawn (0 or an errno), by fork: for limits. */
+static int
+child_fork_exec(const struct child_opts *o, int infd, int outfd, int errfd,
+    pid_t *pid)
+{
+	sigset_t	all, old;
+	pid_t		p;
+	ssize_t		n;
+	int		rep[2], e;
+
+	if (pipe2(rep, O_CLOEXEC) != 0)
+		return errno;
+	/* No handler of ours may run in the child before exec. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	if ((p = fork()) == 0) {
+		e = forked_child(o, infd, outfd, errfd, rep[1]);
+		(void)write(rep[1], &e, sizeof(e));
+		_exit(127);
+	}
+	e = errno;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	close(rep[1]);
+	if (p < 0) {
+		close(rep[0]);
+		return e;
+	}
+	/* EOF: the exec worked; an errno: it did not, and the child exits. */
+	while ((n = read(rep[0], &e, sizeof(e))) < 0 && errno == EINTR)
+		;
+	close(rep[0]);
+	if (n == (ssize_t)sizeof(e)) {
+		while (waitpid(p, NULL, 0) < 0 && errno == EINTR)
+			;
+		return e;
+	}
+	*pid = p;
+	return 0;
+}
+
 static int
 child_exec(const struct child_opts *o, int infd, int outfd, int errfd,
     pid_t *pid)
 {
-	static char		*env[] = {
-		"PATH=" CHILD_PATH, "LC_ALL=C", NULL
-	};
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t	 at;
 	sigset_t		 none, dflt;
 	int			 r;
 
+	if (has_rlimits(o->limits))
+		return child_fork_exec(o, infd, outfd, errfd, pid);
 	posix_spawn_file_actions_init(&fa);
 	if (o->input)
 		posix_spawn_file_actions_adddup2(&fa, infd, STDIN_FILENO);
@@ -104,23 +245,20 @@ child_exec(const struct child_opts *o, int infd, int outfd, int errfd,
 	posix_spawn_file_actions_adddup2(&fa, outfd, STDOUT_FILENO);
 	posix_spawn_file_actions_adddup2(&fa, errfd, STDERR_FILENO);
 	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+	posix_spawn_file_actions_addchdir_np(&fa, o->cwd != NULL ? o->cwd :
+	    "/");
 
 	posix_spawnattr_init(&at);
 	sigemptyset(&none);
-	sigemptyset(&dflt);
-	sigaddset(&dflt, SIGPIPE);
-	sigaddset(&dflt, SIGTERM);
-	sigaddset(&dflt, SIGINT);
-	sigaddset(&dflt, SIGHUP);
-	sigaddset(&dflt, SIGCHLD);
-	sigaddset(&dflt, SIGUSR1);
+	handled_signals(&dflt);
 	posix_spawnattr_setsigdefault(&at, &dflt);
 	posix_spawnattr_setsigmask(&at, &none);
 	posix_spawnattr_setpgroup(&at, 0);
 	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP |
 	    POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
 
-	r = posix_spawn(pid, o->path, &fa, &at, o->argv, env);
+	r = posix_spawn(pid, o->path, &fa, &at, o->argv, o->envp != NULL ?
+	    o->envp : default_env);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&at);
 	return r;

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <grp.h>
+#include <pwd.h>
 #include <libconfig.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +63,19 @@ host_chars(const char *s)
 	return 1;
 }
 
+/* An allow or deny list into *out (replacing it); 0 if it is bad. */
+static int
+load_acl(struct loader *ld, const config_setting_t *s, struct acl **out)
+{
+	struct acl *a = acl_load(ld, s);
+
+	if (a == NULL)
+		return 0;
+	acl_unref(*out);
+	*out = a;
+	return 1;
+}
+
 static void
 load_listen(struct loader *ld, struct config *c, const config_setting_t *list)
 {
@@ -75,7 +89,8 @@ load_listen(struct loader *ld, struct config *c, const config_setting_t *list)
 	for (i = 0; i < n; i++) {
 		config_setting_t	*g = config_setting_get_elem(list,
 					    (unsigned)i), *m;
-		struct listen_spec	 ls = { SERVICE_ECHO, NULL, -1, 0 };
+		struct listen_spec	 ls = { .service = SERVICE_ECHO,
+					    .port = -1 };
 		const char		*str;
 		int			 ok = 1, have_service = 0;
 
@@ -118,6 +133,16 @@ load_listen(struct loader *ld, struct config *c, const config_setting_t *list)
 				if (settings_int(ld, m, 0, 65535,
 				    &ls.port) != 0)
 					ok = 0;
+			} else if (strcmp(key, "allow") == 0 ||
+			    strcmp(key, "deny") == 0) {
+				if (!load_acl(ld, m, key[0] == 'a' ?
+				    &ls.allow : &ls.deny))
+					ok = 0;
+			} else if (strcmp(key, "max_connections_per_second") ==
+			    0) {
+				if (settings_int(ld, m, 1, 1000000,
+				    &ls.max_cps) != 0)
+					ok = 0;
 			} else {
 				settings_unknown(ld, m);
 				ok = 0;
@@ -131,8 +156,11 @@ load_listen(struct loader *ld, struct config *c, const config_setting_t *list)
 			settings_error(ld, g, "listen entry has no port");
 			ok = 0;
 		}
-		if (!ok)
+		if (!ok) {
+			acl_unref(ls.allow);
+			acl_unref(ls.deny);
 			continue;
+		}
 		if (ls.address == NULL)
 			ls.address = "localhost";
 		for (j = 0; j < (int)c->nlisten; j++) {
@@ -148,8 +176,11 @@ load_listen(struct loader *ld, struct config *c, const config_setting_t *list)
 				break;
 			}
 		}
-		if (!ok)
+		if (!ok) {
+			acl_unref(ls.allow);
+			acl_unref(ls.deny);
 			continue;
+		}
 		ls.address = xstrdup(ls.address);
 		c->listen[c->nlisten++] = ls;
 	}
@@ -173,6 +204,83 @@ lookup_group(const char *name, gid_t *gid)
 		return -1;
 	*gid = gr.gr_gid;
 	return 0;
+}
+
+/* user or group: a name or a number, looked up in finish_access(). */
+static void
+load_identity(struct loader *ld, struct config *c, const config_setting_t *m)
+{
+	const char	*str;
+	char		**to = strcmp(config_setting_name(m), "user") == 0 ?
+			    &c->user : &c->group;
+
+	if ((str = settings_string(ld, m)) == NULL)
+		return;
+	free(*to);
+	*to = xstrdup(str);
+}
+
+/* User name or number -> uid and its primary gid (-1: no entry). */
+static int
+lookup_user(const char *name, uid_t *uid, gid_t *gid)
+{
+	struct passwd	 pw, *res = NULL;
+	char		 buf[4096], *end;
+	unsigned long	 v;
+
+	errno = 0;
+	v = strtoul(name, &end, 10);
+	if (name[0] >= '0' && name[0] <= '9' && *end == '\0' && errno == 0 &&
+	    v < (unsigned long)(uid_t)-1) {
+		*uid = (uid_t)v;
+		*gid = (gid_t)-1;
+		if (getpwuid_r(*uid, &pw, buf, sizeof(buf), &res) == 0 &&
+		    res != NULL)
+			*gid = pw.pw_gid;
+		return 0;
+	}
+	if (getpwnam_r(name, &pw, buf, sizeof(buf), &res) != 0 || res == NULL)
+		return -1;
+	*uid = pw.pw_uid;
+	*gid = pw.pw_gid;
+	return 0;
+}
+
+/*
+ * After the whole file: user and group resolved, and the top-level
+ * lists shared by the listeners that have none of their own.
+ */
+static void
+finish_access(struct loader *ld, struct config *c, config_setting_t *root)
+{
+	config_setting_t	*us = config_setting_get_member(root, "user");
+	config_setting_t	*gs = config_setting_get_member(root, "group");
+	size_t			 i;
+
+	if (c->user != NULL) {
+		if (lookup_user(c->user, &c->uid, &c->gid) != 0)
+			settings_error(ld, us, "user \"%s\" is not a known "
+			    "user", c->user);
+		else if (c->uid == 0)
+			settings_error(ld, us, "user \"%s\" is root: name "
+			    "an unprivileged user to run as", c->user);
+		else if (c->gid == (gid_t)-1 && c->group == NULL)
+			settings_error(ld, us, "user %s has no passwd entry, "
+			    "so no group: set group as well", c->user);
+	}
+	if (c->group != NULL) {
+		if (c->user == NULL)
+			settings_error(ld, gs, "group is set but user is not");
+		else if (lookup_group(c->group, &c->gid) != 0)
+			settings_error(ld, gs, "group \"%s\" is not a known "
+			    "group", c->group);
+	}
+	for (i = 0; i < c->nlisten; i++) {
+		if (c->listen[i].allow == NULL)
+			c->listen[i].allow = acl_ref(c->allow);
+		if (c->listen[i].deny == NULL)
+			c->listen[i].deny = acl_ref(c->deny);
+	}
 }
 
 static void
@@ -319,10 +427,10 @@ set_defaults(struct config *c)
 
 	c->refs = 1;
 	c->listen = xcalloc(2, sizeof(*c->listen));
-	c->listen[0] = (struct listen_spec){ SERVICE_ECHO,
-	    xstrdup("localhost"), 10000, 0 };
-	c->listen[1] = (struct listen_spec){ SERVICE_BROKER,
-	    xstrdup("localhost"), 10001, 0 };
+	c->listen[0] = (struct listen_spec){ .service = SERVICE_ECHO,
+	    .address = xstrdup("localhost"), .port = 10000 };
+	c->listen[1] = (struct listen_spec){ .service = SERVICE_BROKER,
+	    .address = xstrdup("localhost"), .port = 10001 };
 	c->nlisten = 2;
 	c->control_path = xstrdup(RUNSTATEDIR "/brokerd/brokerd.sock");
 	c->control_mode = 0600;
@@ -350,19 +458,31 @@ set_defaults(struct config *c)
 }
 
 static void
+listen_spec_free(struct listen_spec *ls)
+{
+	free(ls->address);
+	acl_unref(ls->allow);
+	acl_unref(ls->deny);
+}
+
+static void
 config_free(struct config *c)
 {
 	size_t i;
 
 	free(c->file);
 	for (i = 0; i < c->nlisten; i++)
-		free(c->listen[i].address);
+		listen_spec_free(&c->listen[i]);
 	free(c->listen);
 	free(c->control_path);
 	free(c->control_group);
 	for (i = 0; i < c->ncommands; i++)
 		config_command_free(&c->commands[i]);
 	free(c->commands);
+	acl_unref(c->allow);
+	acl_unref(c->deny);
+	free(c->user);
+	free(c->group);
 	free(c);
 }
 
@@ -400,7 +520,7 @@ config_build(const char *file, config_t *cf, int readok,
 
 		if (strcmp(key, "listen") == 0) {
 			for (size_t i = 0; i < c->nlisten; i++)
-				free(c->listen[i].address);
+				listen_spec_free(&c->listen[i]);
 			free(c->listen);
 			c->listen = NULL;
 			c->nlisten = 0;
@@ -420,9 +540,16 @@ config_build(const char *file, config_t *cf, int readok,
 		else if (strcmp(key, "commands") == 0)
 			config_commands_load(&ld, m, &c->commands,
 			    &c->ncommands);
+		else if (strcmp(key, "allow") == 0)
+			(void)load_acl(&ld, m, &c->allow);
+		else if (strcmp(key, "deny") == 0)
+			(void)load_acl(&ld, m, &c->deny);
+		else if (strcmp(key, "user") == 0 || strcmp(key, "group") == 0)
+			load_identity(&ld, c, m);
 		else
 			settings_unknown(&ld, m);
 	}
+	finish_access(&ld, c, root);
 	if (ld.nerr == 0 && c->nlisten == 0)
 		settings_error(&ld, config_lookup(cf, "listen"),
 		    "listen has no entries: nothing to serve");

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 #include <stddef.h>
 
+#include "daemon/acl.h"
 #include "daemon/config_cmd.h"
 #include "daemon/settings.h"
 
@@ -15,6 +16,9 @@ struct listen_spec {
 	char		*address;	/* "*" means every address */
 	int		 port;
 	int		 line;
+	/* Its own lists, else the top-level ones (NULL: none). */
+	struct acl	*allow, *deny;
+	int		 max_cps;	/* connections a second; 0: any */
 };
 
 struct limits {
@@ -46,6 +50,11 @@ struct config {
 	struct limits		 limits;
 	struct command_spec	*commands;
 	size_t			 ncommands;
+	struct acl		*allow, *deny;	/* top level (NULL: none) */
+	char			*user;		/* NULL: none */
+	char			*group;		/* NULL: the user's */
+	uid_t			 uid;		/* of user */
+	gid_t			 gid;		/* of group, or user's */
 };
 
 /* NULL on error, with every problem found appended to errs. */

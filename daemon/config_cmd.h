@@ -1,6 +1,7 @@
 /*
  * The commands section of the configuration: each command's argv,
- * input, output and timeout, checked, argv[0] resolved against
+ * input, output, timeout, who may run it, how many at once, its limits,
+ * environment and directory, checked, argv[0] resolved against
  * CHILD_PATH.  config.c reads the rest.
  */
 #ifndef BROKERD_CONFIG_CMD_H
@@ -10,12 +11,22 @@
 
 #include <libconfig.h>
 
+#include "daemon/acl.h"
 #include "daemon/settings.h"
 
 /* The PATH commands run with; argv[0] is resolved against it at load. */
 #define CHILD_PATH	"/usr/sbin:/usr/bin:/sbin:/bin"
 
 enum cmd_output { OUTPUT_RAW, OUTPUT_DF };
+
+/* A command's resource limits (0: not set). */
+struct cmd_limits {
+	int	cpu_s;		/* RLIMIT_CPU */
+	int	memory_mb;	/* RLIMIT_AS */
+	int	open_files;	/* RLIMIT_NOFILE */
+	int	processes;	/* RLIMIT_NPROC */
+	int	output_mb;	/* stdout, then killed: ERR 413 */
+};
 
 struct command_spec {
 	char		*name;
@@ -25,6 +36,11 @@ struct command_spec {
 	int		 input;
 	enum cmd_output	 output;
 	int		 timeout_s;	/* 0: limits.command_timeout_s */
+	struct acl	*allow, *deny;	/* who may run it (NULL: anyone) */
+	int		 max_running;	/* instances at once; 0: any */
+	struct cmd_limits limits;
+	char	       **envp;		/* PATH=..., then env; NULL: none */
+	char		*cwd;		/* NULL: "/" */
 };
 
 /* The group g: replaces the n commands at *cmds. */

@@ -85,20 +85,30 @@ refuse_line(evutil_socket_t fd, const char *line)
 }
 
 void
-conn_accept(const struct service *svc, evutil_socket_t fd,
+conn_accept(struct listener *l, evutil_socket_t fd,
     const struct sockaddr *sa, int socklen)
 {
+	const struct service	*svc = l->svc;
 	struct admit_slot	 slot;
 	char			 peer[ADDR_STRLEN];
-	const char		*line;
 	int			 on = 1, lowat = NOTSENT_LOWAT;
 
 	addr_format(sa, (socklen_t)socklen, peer, sizeof(peer));
-	if (admit_check(sa, peer, &srv.cfg->limits, srv.draining,
-	    &slot) != 0) {
-		if (svc->id == SERVICE_BROKER &&
-		    (line = admit_refusal_line()) != NULL)
-			refuse_line(fd, line);
+	switch (admit_check(l, sa, peer, &srv.cfg->limits, srv.draining,
+	    &slot)) {
+	case ADMIT_OK:
+		break;
+	case ADMIT_DENIED:
+		if (svc->id == SERVICE_BROKER)
+			refuse_line(fd, "ERR 403 access denied\n");
+		close(fd);
+		return;
+	case ADMIT_BUSY:
+		if (svc->id == SERVICE_BROKER)
+			refuse_line(fd, "ERR 429 too many connections from "
+			    "your address\n");
+		/* FALLTHROUGH */
+	default:
 		close(fd);
 		return;
 	}
@@ -121,8 +131,8 @@ conn_accept_local(const struct service *svc, evutil_socket_t fd,
 {
 	struct admit_slot slot;
 
-	if (admit_check(NULL, peer, &srv.cfg->limits, srv.draining,
-	    &slot) != 0) {
+	if (admit_check(NULL, NULL, peer, &srv.cfg->limits, srv.draining,
+	    &slot) != ADMIT_OK) {
 		close(fd);
 		return;
 	}

@@ -19,6 +19,7 @@
 #include "daemon/stats.h"
 
 struct conn;
+struct listener;
 struct xport;
 
 /* A service's hooks, called on the loop thread. */
@@ -47,8 +48,8 @@ struct conn {
 	int			 closed;
 };
 
-/* A listener accepted fd from sa. */
-void	 conn_accept(const struct service *, evutil_socket_t,
+/* Listener l accepted fd from sa. */
+void	 conn_accept(struct listener *l, evutil_socket_t,
 	    const struct sockaddr *sa, int socklen);
 /* The control socket accepted fd; peer names it ("uid 0 pid 42"). */
 void	 conn_accept_local(const struct service *, evutil_socket_t,

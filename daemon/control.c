@@ -56,7 +56,7 @@ control_path(void)
 
 /* Called by the listener; timed there. */
 static void
-control_accept(const struct service *svc, evutil_socket_t fd,
+control_accept(struct listener *l, evutil_socket_t fd,
     const struct sockaddr *sa, int len)
 {
 	struct ucred	cred;
@@ -82,7 +82,7 @@ control_accept(const struct service *svc, evutil_socket_t fd,
 		close(fd);
 		return;
 	}
-	accept_fn(svc, fd, peer);
+	accept_fn(l->svc, fd, peer);
 }
 
 /* 1 if a daemon answers at path, 0 if not (stale or absent). */

@@ -56,7 +56,7 @@ listener_accept(struct evconnlistener *lev, evutil_socket_t fd,
 	struct listener *l = arg;
 
 	(void)lev;
-	l->accept(l->svc, fd, sa, len);
+	l->accept(l, fd, sa, len);
 }
 WATCH_LISTENER_CB(listener_accept_cb, listener_accept, listener_ctx)
 
@@ -370,6 +370,7 @@ listen_bind(const struct listen_spec *spec, const struct listen_addrs *addrs,
 		l->svc = services[spec->service];
 		l->address = xstrdup(spec->address);
 		l->port = spec->port;
+		l->spec = spec;
 		l->adopted = adopted;
 		l->accept = accept_fn;
 		sslen = sizeof(ss);
@@ -434,14 +435,21 @@ listen_reconcile_bind(struct listener_list *cur, const struct config *cfg,
 	size_t		 i;
 	int		 found;
 
-	TAILQ_FOREACH(l, cur, entry)
+	TAILQ_FOREACH(l, cur, entry) {
 		l->keep = 0;
+		l->next_spec = NULL;
+	}
 	for (i = 0; i < cfg->nlisten; i++) {
 		found = 0;
 		TAILQ_FOREACH(l, cur, entry)
 			if (same_spec(l, &cfg->listen[i])) {
 				l->keep = 1;
 				found = 1;
+				/* Entries alike (port 0): the same index. */
+				if (l->next_spec == NULL || i == l->spec_i) {
+					l->next_spec = &cfg->listen[i];
+					l->next_i = i;
+				}
 			}
 		if (found)
 			continue;
@@ -452,6 +460,9 @@ listen_reconcile_bind(struct listener_list *cur, const struct config *cfg,
 			listen_free_all(fresh);
 			return -1;
 		}
+		TAILQ_FOREACH(l, fresh, entry)
+			if (l->spec == &cfg->listen[i])
+				l->spec_i = i;
 	}
 	return 0;
 }
@@ -464,7 +475,10 @@ listen_reconcile_commit(struct listener_list *cur,
 
 	for (l = TAILQ_FIRST(cur); l != NULL; l = tmp) {
 		tmp = TAILQ_NEXT(l, entry);
-		if (!l->keep) {
+		if (l->keep) {
+			l->spec = l->next_spec;
+			l->spec_i = l->next_i;
+		} else {
 			log_info("closing listener %s (%s)", l->name,
 			    config_service_name(l->service));
 			TAILQ_REMOVE(cur, l, entry);

@@ -16,9 +16,20 @@
 
 /* What a listener serves: opaque here, handed to its accept function. */
 struct service;
+struct listener;
 
-typedef void (*listen_accept_fn)(const struct service *, evutil_socket_t,
+/* A connection accepted on l (its svc serves it). */
+typedef void (*listen_accept_fn)(struct listener *l, evutil_socket_t,
     const struct sockaddr *, int);
+
+/* Admission's state of one listener (admit.c): its log, its rate. */
+struct listen_gate {
+	long long	 acl_log_ms;	/* last "access denied" line */
+	unsigned long	 acl_unlogged;	/* refusals since then */
+	long long	 rate_ms;	/* when tokens were last added */
+	long long	 rate_tokens;	/* connections, in thousandths */
+	int		 rate_limiting;	/* refusing: an episode */
+};
 
 #define LISTEN_NAMELEN	256
 
@@ -36,6 +47,12 @@ struct listener {
 	int			 paused;
 	int			 adopted;	/* passed by systemd */
 	int			 keep;		/* listen_reconcile_*() only */
+	/* Its entry in the current config (NULL: the control socket). */
+	const struct listen_spec *spec;
+	size_t			 spec_i;	/* its index there */
+	const struct listen_spec *next_spec;	/* reconcile only */
+	size_t			 next_i;
+	struct listen_gate	 gate;
 };
 TAILQ_HEAD(listener_list, listener);
 
@@ -76,7 +93,8 @@ void	listen_enable(struct listener_list *);
  * the reload goes on, commit closes the listeners of cur that cfg no
  * longer has and moves fresh into cur, enabling them if asked; if not,
  * listen_free_all(fresh).  Kept listeners are never closed, so no
- * connection is refused.
+ * connection is refused; from the commit on, each listener's spec is its
+ * entry in cfg (its lists and rate), which must become the current one.
  */
 int	listen_reconcile_bind(struct listener_list *cur,
 	    const struct config *cfg, const struct listen_addrs *addrs,

@@ -3,9 +3,11 @@ noinst_LIBRARIES += daemon/libbrokerd.a
 daemon_libbrokerd_a_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) \
 	$(LIBEVENT_PTHREADS_CFLAGS) $(LIBCONFIG_CFLAGS) $(LIBSYSTEMD_CFLAGS)
 daemon_libbrokerd_a_SOURCES = \
+	daemon/acl.c daemon/acl.h \
 	daemon/brokerd.c daemon/brokerd.h \
 	daemon/bufio.c daemon/bufio.h \
 	daemon/child.c daemon/child.h \
+	daemon/cmdaccess.c daemon/cmdaccess.h \
 	daemon/child_spawn.c \
 	daemon/dfparse.c daemon/dfparse.h \
 	daemon/config.c daemon/config.h \
@@ -23,6 +25,7 @@ daemon_libbrokerd_a_SOURCES = \
 	daemon/orphans.c daemon/orphans.h \
 	daemon/pidfile.c daemon/pidfile.h \
 	daemon/pool.c daemon/pool.h \
+	daemon/privdrop.c daemon/privdrop.h \
 	daemon/reload.c daemon/reload.h \
 	daemon/resource.c daemon/resource.h \
 	daemon/safepath.c daemon/safepath.h \

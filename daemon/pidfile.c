@@ -99,7 +99,14 @@ pidfile_remove(void)
 			log_warn("cannot remove pidfile %s", path);
 	} else if (st.st_dev != pid_dev || st.st_ino != pid_ino)
 		log_warnx("pidfile %s was replaced; leaving it", path);
-	else if (unlinkat(dfd, pid_name, 0) != 0 && errno != ENOENT)
-		log_warn("cannot remove pidfile %s", path);
+	else if (unlinkat(dfd, pid_name, 0) != 0 && errno != ENOENT) {
+		/* After the privilege drop, as brokerd.8 says it may be. */
+		if (errno == EACCES && geteuid() != 0)
+			log_info("pidfile %s left in place: its directory is "
+			    "not writable by uid %u", path,
+			    (unsigned)geteuid());
+		else
+			log_warn("cannot remove pidfile %s", path);
+	}
 	close(dfd);
 }

@@ -12,6 +12,7 @@
 #include "daemon/listen.h"
 #include "daemon/notify.h"
 #include "daemon/pool.h"
+#include "daemon/privdrop.h"
 #include "daemon/reload.h"
 #include "daemon/server.h"
 #include "daemon/stats.h"
@@ -254,6 +255,8 @@ reload_done(struct pool_job *pj)
 		return;
 	}
 	if (ok) {
+		int restart = privdrop_changed(srv.cfg, rj->cfg);
+
 		old = srv.cfg;
 		srv.cfg = rj->cfg;
 		rj->cfg = NULL;
@@ -262,7 +265,8 @@ reload_done(struct pool_job *pj)
 		srv.generation++;
 		stats_inc(STAT_reloads_ok);
 		log_notice("reloaded configuration (generation %lu), asked "
-		    "by %s", srv.generation, who_now);
+		    "by %s%s", srv.generation, who_now, restart ? "; user and "
+		    "group take effect only at a restart" : "");
 	} else {
 		stats_inc(STAT_reloads_failed);
 		log_err("reload failed; still serving generation %lu (asked "

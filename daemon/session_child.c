@@ -5,12 +5,14 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 
 #include "daemon/audit.h"
 #include "daemon/bufio.h"
 #include "daemon/child.h"
+#include "daemon/cmdaccess.h"
 #include "daemon/render.h"
 #include "daemon/reply.h"
 #include "daemon/server.h"
@@ -18,19 +20,87 @@
 #include "daemon/splice.h"
 #include "daemon/xport.h"
 
+/* The request is over (its final line sent): the loop goes on. */
+static void
+request_end(struct session *s)
+{
+	splice_close(s);
+	s->running = 0;
+	s->cmd = NULL;
+	config_unref(s->cfg);
+	s->cfg = NULL;
+	if (s->dfout != NULL) {
+		evbuffer_free(s->dfout);
+		s->dfout = NULL;
+	}
+	if (s->input == INPUT_FORWARD)
+		s->input = INPUT_DISCARD;
+	s->resume(s);
+}
+
+/*
+ * Past limits.output_mb: the command is killed (its group, by child.c)
+ * and the request ends with 413 after what was sent.  Returns 1 (stdout
+ * stays open for child.c to drain).
+ */
+static int
+output_limited(struct session *s, struct child *ch)
+{
+	int mb = s->cmd->limits.output_mb;
+
+	stats_inc(STAT_children_output_limited);
+	log_ctx(LOG_NOTICE, s->conn->ctx, "%s passed its output limit of %d "
+	    "MB; killing it", s->cmd->name, mb);
+	s->child = NULL;
+	child_abandon(ch);
+	reply_final(s, 413, "output limit of %d MB exceeded", mb);
+	request_end(s);
+	return 1;
+}
+
+/*
+ * How much of the command's output may still be read (at most max); 0
+ * when it is at its limit and one more byte is there: the limit passed.
+ * -1: at the limit, and the pipe is at EOF or empty for now (*open).
+ */
+static ssize_t
+output_room(struct session *s, int fd, size_t max, int *open)
+{
+	unsigned long long	lim = (unsigned long long)
+				    s->cmd->limits.output_mb << 20;
+	char			c;
+	ssize_t			n;
+
+	if (lim == 0 || s->cmd_out + max <= lim)
+		return (ssize_t)max;
+	if (s->cmd_out < lim)
+		return (ssize_t)(lim - s->cmd_out);
+	n = read(fd, &c, 1);
+	if (n == 1)
+		return 0;
+	*open = n < 0 && (errno == EAGAIN || errno == EINTR);
+	return -1;
+}
+
 /* df's output, kept for parsing up to DF_MAX; the rest is counted. */
 static int
 df_out(struct session *s, int fd)
 {
 	size_t	room = DF_MAX - evbuffer_get_length(s->dfout);
-	ssize_t	n;
+	ssize_t	n, lim;
+	int	open = 0;
 
+	if ((lim = output_room(s, fd, room > 0 ? room : READ_MORE,
+	    &open)) <= 0)
+		return lim == 0 ? output_limited(s, s->child) : open;
 	if (room > 0)
-		n = bufio_read(s->dfout, fd, room);
-	else if ((n = bufio_read(s->rbuf, fd, READ_MORE)) > 0) {
+		n = bufio_read(s->dfout, fd, (size_t)lim);
+	else if ((n = bufio_read(s->rbuf, fd, (size_t)lim)) > 0) {
 		s->dfdropped += (size_t)n;
 		evbuffer_drain(s->rbuf, (size_t)n);
 	}
+	if (n > 0)
+		s->cmd_out += (unsigned long long)n;
 	return n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR));
 }
 
@@ -39,6 +109,7 @@ child_out(struct child *ch, int fd, void *arg)
 {
 	struct session	*s = arg;
 	ssize_t		 n;
+	int		 open = 0;
 
 	if (s->cmd->output == OUTPUT_DF)
 		return df_out(s, fd);
@@ -47,11 +118,15 @@ child_out(struct child *ch, int fd, void *arg)
 		(void)child_pause_stdout(ch, 1);	/* a delete */
 		return 1;
 	}
-	n = bufio_read(s->rbuf, fd, CONN_MAX - evbuffer_get_length(s->out));
+	if ((n = output_room(s, fd, CONN_MAX - evbuffer_get_length(s->out),
+	    &open)) <= 0)
+		return n == 0 ? output_limited(s, ch) : open;
+	n = bufio_read(s->rbuf, fd, (size_t)n);
 	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
 		return 0;
 	if (n < 0)
 		return 1;
+	s->cmd_out += (unsigned long long)n;
 	if (s->splice && evbuffer_get_length(s->out) == 0) {
 		/*
 		 * Nothing queued: write the frame now and leave only what the
@@ -122,18 +197,7 @@ child_done(struct child *ch, void *arg)
 	child_reply(s, ch);
 	child_free(ch);
 	s->child = NULL;
-	splice_close(s);
-	s->running = 0;
-	s->cmd = NULL;
-	config_unref(s->cfg);
-	s->cfg = NULL;
-	if (s->dfout != NULL) {
-		evbuffer_free(s->dfout);
-		s->dfout = NULL;
-	}
-	if (s->input == INPUT_FORWARD)
-		s->input = INPUT_DISCARD;
-	s->resume(s);
+	request_end(s);
 }
 
 static const struct child_cbs session_child_cbs = {
@@ -147,11 +211,19 @@ session_child_start(struct session *s, const struct command_spec *cmd)
 		.name = cmd->name, .path = cmd->path, .argv = cmd->argv,
 		.input = cmd->input, .ctx = s->conn->ctx,
 		.timeout_s = cmd->timeout_s > 0 ? cmd->timeout_s :
-		    srv.cfg->limits.command_timeout_s
+		    srv.cfg->limits.command_timeout_s,
+		.limits = &cmd->limits, .envp = cmd->envp, .cwd = cmd->cwd
 	};
-	char err[512];
+	struct acl_peer	 peer = { xport_peer(s->conn->xport) };
+	char		 err[512];
+	int		 code;
 
 	audit_command(s, cmd->name);
+	/* Its audit line says why (reply.c): logged once. */
+	if ((code = cmdaccess_check(cmd, &peer, err, sizeof(err))) != 0) {
+		reply_final(s, code, "%s", err);
+		return;
+	}
 	if (children_running() >= (unsigned)srv.cfg->limits.max_children) {
 		reply_final(s, 429, "busy: %u commands running",
 		    children_running());
@@ -178,6 +250,7 @@ session_child_start(struct session *s, const struct command_spec *cmd)
 	s->splice = splice_wanted() && xport_splice_fd(s->conn->xport) >= 0;
 	splice_prepare(s);
 	s->dfdropped = 0;
+	s->cmd_out = 0;
 	if (cmd->input)
 		s->input = INPUT_FORWARD;
 }

@@ -88,6 +88,7 @@ struct session {
 	struct evbuffer		*rbuf;	/* its output, being framed */
 	struct evbuffer		*dfout;	/* df's output, to be parsed */
 	size_t			 dfdropped;
+	unsigned long long	 cmd_out;	/* its output (output_mb) */
 	/* Its input by splice(2) (splice.c). */
 	int			 splice;
 	int			 stage[2];	/* staging pipe */

@@ -9,7 +9,7 @@
 #include "daemon/stats.h"
 #include "daemon/watch.h"
 
-static const int codes[] = { 400, 404, 413, 429, 500, 502, 503, 504 };
+static const int codes[] = { 400, 403, 404, 413, 429, 500, 502, 503, 504 };
 #define NCODES (sizeof(codes) / sizeof(codes[0]))
 
 static unsigned long long	counter[STAT_N];

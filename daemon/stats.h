@@ -17,6 +17,8 @@
 	X(connections_refused_max_clients)				\
 	X(connections_refused_per_source)				\
 	X(connections_refused_draining)					\
+	X(connections_refused_acl)					\
+	X(connections_refused_rate)					\
 	X(connections_idle_closed)					\
 	X(accept_errors)						\
 	X(bytes_in)							\
@@ -27,6 +29,8 @@
 	X(children_spawned)						\
 	X(children_failed)						\
 	X(children_killed)						\
+	X(children_output_limited)					\
+	X(requests_refused_acl)						\
 	X(orphans_killed)						\
 	X(reloads_ok)							\
 	X(reloads_failed)

@@ -17,13 +17,13 @@ TEST_LIBS = tests/libtap.a $(BROKERD_LIBS)
 
 UNIT_TESTS = tests/unit/test_config tests/unit/test_proto \
 	tests/unit/test_dfparse tests/unit/test_pool tests/unit/test_dfgnu \
-	tests/unit/test_dfnative tests/unit/test_reload
+	tests/unit/test_dfnative tests/unit/test_reload tests/unit/test_access
 INTEGRATION_TESTS = tests/integration/test_echo \
 	tests/integration/test_cli tests/integration/test_broker \
 	tests/integration/test_lifecycle tests/integration/test_health \
 	tests/integration/test_abuse tests/integration/test_brokerctl \
 	tests/integration/test_files tests/integration/test_tls_client \
-	tests/integration/test_operator
+	tests/integration/test_access tests/integration/test_operator
 
 # Shell tests, run as they are (#! line): no LOG_COMPILER.
 UNIT_SH_TESTS = tests/unit/test_completion.sh
@@ -51,6 +51,8 @@ tests_unit_test_dfnative_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_dfnative_LDADD = $(TEST_LIBS)
 tests_unit_test_reload_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_reload_LDADD = $(TEST_LIBS)
+tests_unit_test_access_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_access_LDADD = $(TEST_LIBS)
 tests_integration_test_broker_LDADD = $(TEST_LIBS)
 tests_integration_test_lifecycle_LDADD = $(TEST_LIBS)
 tests_integration_test_health_LDADD = $(TEST_LIBS)
@@ -65,4 +67,8 @@ tests_integration_test_cli_LDADD = $(TEST_LIBS)
 tests_integration_test_brokerctl_LDADD = $(TEST_LIBS)
 tests_integration_test_files_LDADD = $(TEST_LIBS)
 tests_integration_test_tls_client_LDADD = $(TEST_LIBS)
+tests_integration_test_access_SOURCES = tests/integration/test_access.c \
+	tests/integration/access.h tests/integration/access_cmd.c \
+	tests/integration/access_priv.c
+tests_integration_test_access_LDADD = $(TEST_LIBS)
 tests_integration_test_operator_LDADD = $(TEST_LIBS)
