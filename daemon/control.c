@@ -61,7 +61,8 @@ control_accept(struct listener *l, evutil_socket_t fd,
 {
 	struct ucred	cred;
 	socklen_t	clen = sizeof(cred);
-	char		peer[64];
+	char		peer[64], buf[512];
+	int		n = 0;
 
 	(void)sa;
 	(void)len;
@@ -77,8 +78,15 @@ control_accept(struct listener *l, evutil_socket_t fd,
 	    (cgid == (gid_t)-1 || cred.gid != cgid)) {
 		log_notice("control: refusing %s (gid %u)", peer,
 		    (unsigned)cred.gid);
-		/* Said before the close; a unix socket keeps it for them. */
-		(void)!write(fd, REFUSED, sizeof(REFUSED) - 1);
+		/*
+		 * Said before the close.  What they sent is dropped first:
+		 * a unix socket closed with unread input resets its peer.
+		 */
+		if (write(fd, REFUSED, sizeof(REFUSED) - 1) > 0) {
+			(void)shutdown(fd, SHUT_WR);
+			while (read(fd, buf, sizeof(buf)) > 0 && ++n < 8)
+				;
+		}
 		close(fd);
 		return;
 	}
