@@ -15,6 +15,7 @@
 
 #include "daemon/config.h"
 
+struct acl;
 struct listener;
 struct srcent;
 
@@ -28,7 +29,7 @@ enum admit_result {
 	ADMIT_OK,
 	ADMIT_REFUSED,		/* close it */
 	ADMIT_DENIED,		/* by the access lists: tell it, close it */
-	ADMIT_BUSY		/* max_clients_per_source: tell it, close it */
+	ADMIT_TOO_MANY		/* max_clients_per_source: tell it, close it */
 };
 
 /*
@@ -40,6 +41,25 @@ enum admit_result {
 enum admit_result admit_check(struct listener *l, const struct sockaddr *sa,
 	    const char *peer, const struct limits *, int draining,
 	    struct admit_slot *);
+/*
+ * Once a transport verified the peer's name cn (TLS), the lists again:
+ * the entries "cn:NAME" can decide now.  Refusals are counted
+ * (connections_refused_acl) and logged (ctx names the connection), one
+ * line a second.
+ */
+enum admit_result admit_identity(const struct acl *allow,
+	    const struct acl *deny, const struct sockaddr *sa, const char *cn,
+	    const char *ctx);
 void	admit_release(struct admit_slot *);
+/*
+ * Tells a refused peer why (line: one "ERR ..." line) before its close,
+ * dropping what it sent so that the close is no reset.
+ */
+void	admit_tell(int fd, const char *line);
+/*
+ * After a refusal: the line a broker client is told before the close
+ * (brokerd-protocol(7)), or NULL when it is closed without one.
+ */
+const char *admit_refusal_line(void);
 
 #endif

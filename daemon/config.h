@@ -8,14 +8,17 @@
 #include "daemon/acl.h"
 #include "daemon/config_cmd.h"
 #include "daemon/settings.h"
+#include "daemon/tls.h"
 
-enum service_id { SERVICE_ECHO, SERVICE_BROKER, SERVICE_CONTROL, SERVICE_N };
+enum service_id { SERVICE_ECHO, SERVICE_BROKER, SERVICE_CONTROL,
+	SERVICE_METRICS, SERVICE_N };
 
 struct listen_spec {
 	enum service_id	 service;
 	char		*address;	/* "*" means every address */
 	int		 port;
 	int		 line;
+	struct tls_spec	*tls;		/* NULL: plain */
 	/* Its own lists, else the top-level ones (NULL: none). */
 	struct acl	*allow, *deny;
 	int		 max_cps;	/* connections a second; 0: any */
@@ -30,6 +33,7 @@ struct limits {
 	int	request_timeout_s;
 	int	command_timeout_s;
 	int	shutdown_timeout_s;
+	int	drain_delay_s;
 };
 
 struct config {

@@ -15,6 +15,7 @@
 #include "daemon/conn.h"
 #include "daemon/listen.h"
 #include "daemon/server.h"
+#include "daemon/tls.h"
 #include "daemon/watch.h"
 #include "daemon/xport.h"
 
@@ -32,11 +33,41 @@ conn_ctx(void *arg)
 	return ((struct conn *)arg)->ctx;
 }
 
+/*
+ * The TLS handshake is done: lists with cn: entries are asked again, now
+ * with the verified name (admit.c let the peer through for them).
+ */
+static void
+conn_tls_opened(void *arg)
+{
+	static const char	 refusal[] = "ERR 403 access denied\n";
+	struct conn		*c = arg;
+	enum admit_result	 r;
+
+	if (!c->recheck)
+		return;
+	c->recheck = 0;
+	r = admit_identity(c->allow, c->deny, xport_peer(c->xport),
+	    xport_identity(c->xport), c->ctx);
+	acl_unref(c->allow);
+	acl_unref(c->deny);
+	c->allow = c->deny = NULL;
+	if (r == ADMIT_OK)
+		return;
+	if (c->svc->id == SERVICE_BROKER)
+		(void)xport_write(c->xport, refusal, sizeof(refusal) - 1);
+	conn_close(c);
+}
+
+/* ls: the listener's entry (its TLS context, its lists); NULL: local. */
 static void
 conn_new(const struct service *svc, evutil_socket_t fd, const char *peer,
-    const struct sockaddr *sa, socklen_t salen, struct admit_slot *slot)
+    const struct sockaddr *sa, socklen_t salen, struct admit_slot *slot,
+    const struct listen_spec *ls)
 {
-	struct conn *c;
+	struct ssl_ctx_st	*tls = ls != NULL && ls->tls != NULL ?
+				    ls->tls->ctx : NULL;
+	struct conn		*c;
 
 	c = xcalloc(1, sizeof(*c));
 	c->svc = svc;
@@ -44,7 +75,14 @@ conn_new(const struct service *svc, evutil_socket_t fd, const char *peer,
 	snprintf(c->ctx, sizeof(c->ctx), "%s %s", config_service_name(svc->id),
 	    peer);
 	c->idle_s = srv.cfg->limits.idle_timeout_s;
-	c->xport = xport_plain_new(srv.base, fd, sa, salen, c->idle_s, c->ctx);
+	c->rx_ms = mono_ms();
+	if (tls != NULL)
+		c->xport = xport_tls_new(srv.base, tls, fd, sa, salen,
+		    c->idle_s, srv.cfg->limits.request_timeout_s, c->ctx,
+		    sizeof(c->ctx), conn_tls_opened, c);
+	else
+		c->xport = xport_plain_new(srv.base, fd, sa, salen, c->idle_s,
+		    c->ctx);
 	if (c->xport == NULL) {
 		/* Out of memory for its events: this one fails, not us. */
 		log_ctx(LOG_ERR, c->ctx, "cannot set up the connection");
@@ -53,6 +91,12 @@ conn_new(const struct service *svc, evutil_socket_t fd, const char *peer,
 		admit_release(&c->slot);
 		free(c);
 		return;
+	}
+	if (tls != NULL && (acl_has(ls->allow, ACL_CN) ||
+	    acl_has(ls->deny, ACL_CN))) {
+		c->allow = acl_ref(ls->allow);
+		c->deny = acl_ref(ls->deny);
+		c->recheck = 1;
 	}
 	TAILQ_INSERT_TAIL(&conns, c, entry);
 	nconns++;
@@ -66,24 +110,6 @@ conn_new(const struct service *svc, evutil_socket_t fd, const char *peer,
 	}
 }
 
-/*
- * A refused broker client is told why: one line the socket takes at once
- * (nothing was written before), then our end is shut; what it sent is
- * dropped so that the close sends no reset over the line.
- */
-static void
-refuse_line(evutil_socket_t fd, const char *line)
-{
-	char	buf[512];
-	int	i;
-
-	if (write(fd, line, strlen(line)) < 0)
-		return;
-	(void)shutdown(fd, SHUT_WR);
-	for (i = 0; i < 8 && read(fd, buf, sizeof(buf)) > 0; i++)
-		;
-}
-
 void
 conn_accept(struct listener *l, evutil_socket_t fd,
     const struct sockaddr *sa, int socklen)
@@ -92,20 +118,22 @@ conn_accept(struct listener *l, evutil_socket_t fd,
 	struct admit_slot	 slot;
 	char			 peer[ADDR_STRLEN];
 	int			 on = 1, lowat = NOTSENT_LOWAT;
+	/* A TLS client would read plain text as a broken record. */
+	int			 plain_broker = svc->id == SERVICE_BROKER &&
+			    (l->spec == NULL || l->spec->tls == NULL);
 
 	addr_format(sa, (socklen_t)socklen, peer, sizeof(peer));
-	switch (admit_check(l, sa, peer, &srv.cfg->limits, srv.draining,
-	    &slot)) {
+	/* Listeners hand over only what the drain serves (drain.h). */
+	switch (admit_check(l, sa, peer, &srv.cfg->limits, 0, &slot)) {
 	case ADMIT_OK:
 		break;
 	case ADMIT_DENIED:
-		if (svc->id == SERVICE_BROKER)
-			refuse_line(fd, "ERR 403 access denied\n");
-		close(fd);
-		return;
-	case ADMIT_BUSY:
-		if (svc->id == SERVICE_BROKER)
-			refuse_line(fd, "ERR 429 too many connections from "
+		if (plain_broker)
+			admit_tell(fd, "ERR 403 access denied\n");
+		/* FALLTHROUGH */
+	case ADMIT_TOO_MANY:
+		if (plain_broker)
+			admit_tell(fd, "ERR 429 too many connections from "
 			    "your address\n");
 		/* FALLTHROUGH */
 	default:
@@ -122,7 +150,7 @@ conn_accept(struct listener *l, evutil_socket_t fd,
 		setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat,
 		    sizeof(lowat));
 	}
-	conn_new(svc, fd, peer, sa, (socklen_t)socklen, &slot);
+	conn_new(svc, fd, peer, sa, (socklen_t)socklen, &slot, l->spec);
 }
 
 void
@@ -131,12 +159,12 @@ conn_accept_local(const struct service *svc, evutil_socket_t fd,
 {
 	struct admit_slot slot;
 
-	if (admit_check(NULL, NULL, peer, &srv.cfg->limits, srv.draining,
+	if (admit_check(NULL, NULL, peer, &srv.cfg->limits, 0,
 	    &slot) != ADMIT_OK) {
 		close(fd);
 		return;
 	}
-	conn_new(svc, fd, peer, NULL, 0, &slot);
+	conn_new(svc, fd, peer, NULL, 0, &slot, NULL);
 }
 
 void
@@ -149,6 +177,12 @@ conn_drain_all(void)
 		if (c->svc->drain != NULL)
 			c->svc->drain(c);
 	}
+}
+
+int
+conn_recent(const struct conn *c)
+{
+	return mono_ms() - c->rx_ms < CONN_DRAIN_QUIET_MS;
 }
 
 int
@@ -173,6 +207,8 @@ conn_close(struct conn *c)
 	if (c->state != NULL)
 		c->svc->free(c);
 	xport_free(c->xport);
+	acl_unref(c->allow);
+	acl_unref(c->deny);
 	admit_release(&c->slot);
 	TAILQ_REMOVE(&conns, c, entry);
 	nconns--;
@@ -214,6 +250,16 @@ conn_count_service(enum service_id id)
 }
 
 void
+conn_count_other(enum service_id id, int delta)
+{
+	nconns += (unsigned)delta;
+	nconns_svc[id] += (unsigned)delta;
+	/* A paused listener may be waiting for exactly this fd. */
+	if (delta < 0)
+		listen_resume();
+}
+
+void
 conn_foreach(void (*fn)(const struct conn *, void *), void *arg)
 {
 	struct conn *c;
@@ -234,4 +280,5 @@ conn_report(struct stats_out *out)
 		    config_service_name((enum service_id)i));
 		stats_kv(out, key, "%u", nconns_svc[i]);
 	}
+	stats_kv(out, "tls_connections", "%u", tls_connections());
 }

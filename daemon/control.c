@@ -23,6 +23,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "daemon/admit.h"
 #include "daemon/control.h"
 #include "daemon/listen.h"
 #include "daemon/safepath.h"
@@ -61,8 +62,7 @@ control_accept(struct listener *l, evutil_socket_t fd,
 {
 	struct ucred	cred;
 	socklen_t	clen = sizeof(cred);
-	char		peer[64], buf[512];
-	int		n = 0;
+	char		peer[64];
 
 	(void)sa;
 	(void)len;
@@ -78,15 +78,7 @@ control_accept(struct listener *l, evutil_socket_t fd,
 	    (cgid == (gid_t)-1 || cred.gid != cgid)) {
 		log_notice("control: refusing %s (gid %u)", peer,
 		    (unsigned)cred.gid);
-		/*
-		 * Said before the close.  What they sent is dropped first:
-		 * a unix socket closed with unread input resets its peer.
-		 */
-		if (write(fd, REFUSED, sizeof(REFUSED) - 1) > 0) {
-			(void)shutdown(fd, SHUT_WR);
-			while (read(fd, buf, sizeof(buf)) > 0 && ++n < 8)
-				;
-		}
+		admit_tell(fd, REFUSED);
 		close(fd);
 		return;
 	}

@@ -441,6 +441,7 @@ session_read(short what, void *arg)
 	    room < READ_MORE ? room : READ_MORE)) > 0)
 		n += more;
 	s->conn->bytes_in += (unsigned long long)n;
+	s->conn->rx_ms = mono_ms();
 	session_process(s);
 }
 WATCH_XPORT_CB(session_read_cb, session_read, session_ctx)
@@ -538,10 +539,12 @@ session_busy(struct conn *c)
 
 	/*
 	 * A refused request whose END never comes does not hold a drain; a
-	 * reply still in the output buffer does, or its end would be lost.
+	 * reply still in the output buffer does, or its end would be lost;
+	 * so does a first request that may still come (conn_recent).
 	 */
 	return s->running || s->input == INPUT_FORWARD ||
-	    evbuffer_get_length(s->out) > 0;
+	    evbuffer_get_length(s->out) > 0 || (s->requests == 0 &&
+	    !s->eof && !s->closing && conn_recent(c));
 }
 
 static int

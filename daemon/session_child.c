@@ -9,6 +9,7 @@
 
 #include <event2/buffer.h>
 
+#include "common/log.h"
 #include "daemon/audit.h"
 #include "daemon/bufio.h"
 #include "daemon/child.h"
@@ -214,12 +215,13 @@ session_child_start(struct session *s, const struct command_spec *cmd)
 		    srv.cfg->limits.command_timeout_s,
 		.limits = &cmd->limits, .envp = cmd->envp, .cwd = cmd->cwd
 	};
-	struct acl_peer	 peer = { xport_peer(s->conn->xport) };
+	struct acl_peer	 peer = { xport_peer(s->conn->xport),
+			    xport_identity(s->conn->xport) };
 	char		 err[512];
 	int		 code;
 
 	audit_command(s, cmd->name);
-	/* Its audit line says why (reply.c): logged once. */
+	/* The audit line of reply_final() says why: no second log line. */
 	if ((code = cmdaccess_check(cmd, &peer, err, sizeof(err))) != 0) {
 		reply_final(s, code, "%s", err);
 		return;

@@ -75,6 +75,7 @@ struct session {
 	struct event		*req_timer;
 	enum input		 input;
 	int			 running;	/* a request runs on */
+	unsigned long		 requests;	/* request lines so far */
 	int			 eof;
 	int			 closing;
 	int			 abandoned;	/* the client went away */

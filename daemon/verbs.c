@@ -138,16 +138,18 @@ verbs_dispatch(struct session *s, char *line, size_t len)
 {
 	const struct verb	*v;
 	char			*w[3], esc[64];
-	int			 n, allowed;
+	int			 n, allowed, first;
 
 	if (memchr(line, '\0', len) != NULL) {
 		audit_begin(s, NULL, NULL, s->line_in);
+		s->requests++;
 		verb_count(NULL);
 		reply_final(s, 400, "NUL byte in request line");
 		return;
 	}
 	if ((n = split(line, w, 3)) == 0)
 		return;		/* blank lines are ignored */
+	first = s->requests++ == 0;
 	v = verb_find(w[0]);
 	audit_begin(s, w[0], n > 1 ? w[1] : NULL, s->line_in);
 	verb_count(v);
@@ -158,7 +160,16 @@ verbs_dispatch(struct session *s, char *line, size_t len)
 	allowed = v != NULL && verb_allowed(v, s);
 	if (allowed && v->input)
 		s->input = INPUT_DISCARD;	/* until END, unless taken */
-	if (srv.draining) {
+	/*
+	 * Draining: the health check fails from the start; the listeners
+	 * close later, and from then on only a connection's first request
+	 * is served (a balancer cannot retry it elsewhere).
+	 */
+	if (srv.draining && allowed && v->fn == verb_ping) {
+		reply_final(s, 503, "draining");
+		return;
+	}
+	if (srv.draining == DRAIN_CLOSING && !first) {
 		reply_final(s, 503, "shutting down");
 		return;
 	}
