@@ -532,12 +532,13 @@ test_control_socket(void)
 			if (n != 22 || memcmp(buf, "ERR 403 not permitted\n",
 			    22) != 0)
 				_exit(5);
-			_exit(read(fd, buf, sizeof(buf)) == 0 ? 0 : 6);
+			/* A reset if PING came before the close. */
+			_exit(read(fd, buf, sizeof(buf)) <= 0 ? 0 : 6);
 		}
 		waitpid(pid, &st, 0);
 		ok(WIFEXITED(st) && WEXITSTATUS(st) == 0,
 		    "a peer with another uid is refused: ERR 403 not permitted, "
-		    "then EOF (status %d)",
+		    "then closed (status %d)",
 		    WEXITSTATUS(st));
 		ok(d_log_wait(&d, "control: refusing uid 65534", 1, 3000),
 		    "and the refusal is logged");
