@@ -264,6 +264,10 @@ metrics_text_render(struct evbuffer *out, double start_time_s)
 	    "The configuration in use: 1 at start, one more per reload.");
 	evbuffer_add_printf(out, PREFIX "config_generation %lu\n",
 	    srv.generation);
+	family(out, "draining", "gauge",
+	    "1 while the daemon drains (limits.drain_delay_s), else 0.");
+	evbuffer_add_printf(out, PREFIX "draining %d\n",
+	    srv.draining != DRAIN_NONE);
 	section(out, conn_report, emit_connection);
 	section(out, children_report, emit_known);
 	section(out, stats_report_pool, emit_known);
