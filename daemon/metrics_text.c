@@ -44,6 +44,8 @@ static const struct {
 	{ "bytes_in", "Bytes received on closed connections." },
 	{ "bytes_out", "Bytes sent on closed connections." },
 	{ "bytes_spliced", "Bytes moved by splice(2)." },
+	{ "requests_abandoned",
+	    "Requests stopped: their client went away while they ran." },
 	{ "children_spawned", "Commands started." },
 	{ "children_failed", "Commands that could not start or failed." },
 	{ "children_killed", "Commands killed (timeout, client gone)." },
