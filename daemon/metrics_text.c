@@ -55,6 +55,8 @@ static const struct {
 	{ "orphans_killed", "Processes left behind by commands, killed." },
 	{ "reloads_ok", "Configuration reloads that took effect." },
 	{ "reloads_failed", "Configuration reloads refused." },
+	{ "tls_handshakes", "TLS handshakes done." },
+	{ "tls_handshake_failures", "TLS handshakes that failed." },
 };
 
 /* What one section of the report becomes. */
