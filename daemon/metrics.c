@@ -152,8 +152,8 @@ admit_one(struct mconn *mc)
 		return;
 	}
 	addr_format(sa, len, peer, sizeof(peer));
-	r = admit_check(mc->ml->l, sa, peer, &srv.cfg->limits, srv.draining,
-	    &mc->slot);
+	/* Listeners hand over only what the drain serves (drain.h). */
+	r = admit_check(mc->ml->l, sa, peer, &srv.cfg->limits, 0, &mc->slot);
 	if (r == ADMIT_DENIED)
 		/* Told why, as a broker client is: nothing was sent before. */
 		(void)!write(fd, METRICS_FORBIDDEN, strlen(METRICS_FORBIDDEN));

@@ -44,6 +44,8 @@ static const struct {
 	{ "bytes_in", "Bytes received on closed connections." },
 	{ "bytes_out", "Bytes sent on closed connections." },
 	{ "bytes_spliced", "Bytes moved by splice(2)." },
+	{ "requests_abandoned",
+	    "Requests stopped: their client went away while they ran." },
 	{ "children_spawned", "Commands started." },
 	{ "children_failed", "Commands that could not start or failed." },
 	{ "children_killed", "Commands killed (timeout, client gone)." },
@@ -53,6 +55,8 @@ static const struct {
 	{ "orphans_killed", "Processes left behind by commands, killed." },
 	{ "reloads_ok", "Configuration reloads that took effect." },
 	{ "reloads_failed", "Configuration reloads refused." },
+	{ "tls_handshakes", "TLS handshakes done." },
+	{ "tls_handshake_failures", "TLS handshakes that failed." },
 };
 
 /* What one section of the report becomes. */
@@ -264,6 +268,10 @@ metrics_text_render(struct evbuffer *out, double start_time_s)
 	    "The configuration in use: 1 at start, one more per reload.");
 	evbuffer_add_printf(out, PREFIX "config_generation %lu\n",
 	    srv.generation);
+	family(out, "draining", "gauge",
+	    "1 while the daemon drains (limits.drain_delay_s), else 0.");
+	evbuffer_add_printf(out, PREFIX "draining %d\n",
+	    srv.draining != DRAIN_NONE);
 	section(out, conn_report, emit_connection);
 	section(out, children_report, emit_known);
 	section(out, stats_report_pool, emit_known);

@@ -479,6 +479,35 @@ test_max_clients(void)
 	d_cleanup(&d);
 }
 
+/* During drain_delay_s the metrics are served, and say it drains. */
+static void
+test_drain_delay(void)
+{
+	struct daemon	d = { 0 };
+	struct http	h;
+	int		port;
+
+	if (d_start(&d, "listen = ( { service = \"metrics\"; address = "
+	    "\"127.0.0.1\"; port = 0; } );\nlimits = { drain_delay_s = 30; "
+	    "};\n", NULL) != 0)
+		bail("brokerd did not start");
+	port = metrics_port(&d, 1);
+	http_do(port, "GET", "/metrics", &h);
+	ok(h.status == 200 && h.body != NULL &&
+	    sample(h.body, "brokerd_draining") == 0, "brokerd_draining 0");
+	free(h.raw);
+	kill(d.pid, SIGTERM);
+	ok(d_log_wait(&d, "failing health checks", 1, 5000),
+	    "SIGTERM: the drain delay begins");
+	http_do(port, "GET", "/metrics", &h);
+	ok(h.status == 200 && h.body != NULL &&
+	    sample(h.body, "brokerd_draining") == 1,
+	    "scraped during drain_delay_s: brokerd_draining 1");
+	free(h.raw);
+	is_int(d_stop(&d, SIGINT, 10000), 0, "SIGINT: exit status 0");
+	d_cleanup(&d);
+}
+
 /* The access lists: a metrics listener's own deny list refuses. */
 static void
 test_access_lists(void)
@@ -638,6 +667,7 @@ main(void)
 	test_service();
 	test_max_clients();
 	test_access_lists();
+	test_drain_delay();
 	test_prometheus();
 	diag("test_metrics took %lld ms", now_ms() - t0);
 	return done_testing();

@@ -171,6 +171,12 @@ main(void)
 	    "unknown service \"ftp\"", "unknown service");
 	expect_error("listen = ({ port = 1; });\n", "listen entry has no "
 	    "service", "listener without service");
+#ifdef HAVE_TLS
+	expect_error("listen = ({ service = \"metrics\"; port = 0; tls = { "
+	    "certificate = \"/c.pem\"; key = \"/k.pem\"; }; });\n",
+	    "t.conf:1: a metrics listener takes no tls block",
+	    "a metrics listener with a tls block");
+#endif
 	expect_error("listen = ();\n", "listen has no entries",
 	    "no listeners");
 	expect_error("log = { level = \"loud\"; };\n",
