@@ -6,6 +6,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "common/util.h"
@@ -229,7 +230,10 @@ admit_check(struct listener *l, const struct sockaddr *sa, const char *peer,
 		return refuse(REFUSE_MAX_CLIENTS, sa, peer, NULL);
 	src = src_get(sa);
 	if (src != NULL && src->count >= (unsigned)lim->max_clients_per_source)
-		return refuse(REFUSE_PER_SOURCE, sa, peer, src);
+	{
+		(void)refuse(REFUSE_PER_SOURCE, sa, peer, src);
+		return ADMIT_TOO_MANY;
+	}
 	if (src != NULL)
 		src->count++;
 	slot->src = src;
@@ -246,4 +250,22 @@ admit_release(struct admit_slot *slot)
 	if (slot->client)
 		nclients--;
 	memset(slot, 0, sizeof(*slot));
+}
+
+/*
+ * A refused broker client is told why: one line the socket takes at once
+ * (nothing was written before), then our end is shut; what it sent is
+ * dropped so that the close sends no reset over the line.
+ */
+void
+admit_tell(int fd, const char *line)
+{
+	char	buf[512];
+	int	i;
+
+	if (write(fd, line, strlen(line)) < 0)
+		return;
+	(void)shutdown(fd, SHUT_WR);
+	for (i = 0; i < 8 && read(fd, buf, sizeof(buf)) > 0; i++)
+		;
 }

@@ -30,6 +30,8 @@
 #include "daemon/dfnative.h"
 #include "daemon/drain.h"
 #include "daemon/echo.h"
+#include "daemon/fdlimit.h"
+#include "daemon/metrics.h"
 #include "daemon/notify.h"
 #include "daemon/orphans.h"
 #include "daemon/pidfile.h"
@@ -263,6 +265,7 @@ shutdown_all(int report)
 	if (report && srv.base != NULL)
 		resource_report_open();
 	listen_free_all(&srv.listeners);
+	metrics_shutdown();
 	control_close();
 	conn_close_all();
 	children_shutdown();
@@ -328,10 +331,11 @@ status_text(char *buf, size_t size)
 		return;
 	}
 	snprintf(buf, size, "%u connections (%u echo, %u broker, %u "
-	    "control), generation %lu", conn_count(),
+	    "control, %u metrics), generation %lu", conn_count(),
 	    conn_count_service(SERVICE_ECHO),
 	    conn_count_service(SERVICE_BROKER),
-	    conn_count_service(SERVICE_CONTROL), srv.generation);
+	    conn_count_service(SERVICE_CONTROL),
+	    conn_count_service(SERVICE_METRICS), srv.generation);
 }
 
 static int	exit_status;
@@ -373,6 +377,7 @@ startup_done(int ok)
 	}
 	/* "listening on" lines first: readers of the pidfile expect them. */
 	listen_enable(&srv.listeners);
+	fdlimit_check(srv.cfg);
 	if (pidfile != NULL && pidfile_write(pidfile) != 0) {
 		exit_status = 1;
 		event_base_loopbreak(srv.base);
@@ -444,6 +449,7 @@ start_loop(void)
 	/* What commands leave behind becomes ours to kill and reap. */
 	(void)orphans_init();
 	listen_init(srv.base, conn_accept, services);
+	metrics_init(srv.base);
 	control_init(conn_accept_local, &session_control_service);
 	child_init(srv.base);
 	dfnative_init(srv.base);

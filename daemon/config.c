@@ -45,6 +45,8 @@ config_service_name(enum service_id s)
 		return "broker";
 	case SERVICE_CONTROL:
 		return "control";
+	case SERVICE_METRICS:
+		return "metrics";
 	case SERVICE_N:
 		break;
 	}
@@ -113,9 +115,13 @@ load_listen(struct loader *ld, struct config *c, const config_setting_t *list)
 				} else if (strcmp(str, "broker") == 0) {
 					ls.service = SERVICE_BROKER;
 					have_service = 1;
+				} else if (strcmp(str, "metrics") == 0) {
+					ls.service = SERVICE_METRICS;
+					have_service = 1;
 				} else {
 					settings_error(ld, m, "unknown service "
-					    "\"%s\" (echo or broker)", str);
+					    "\"%s\" (echo, broker or metrics)",
+					    str);
 					ok = 0;
 				}
 			} else if (strcmp(key, "address") == 0) {

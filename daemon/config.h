@@ -9,7 +9,8 @@
 #include "daemon/config_cmd.h"
 #include "daemon/settings.h"
 
-enum service_id { SERVICE_ECHO, SERVICE_BROKER, SERVICE_CONTROL, SERVICE_N };
+enum service_id { SERVICE_ECHO, SERVICE_BROKER, SERVICE_CONTROL,
+	SERVICE_METRICS, SERVICE_N };
 
 struct listen_spec {
 	enum service_id	 service;

@@ -67,24 +67,6 @@ conn_new(const struct service *svc, evutil_socket_t fd, const char *peer,
 	}
 }
 
-/*
- * A refused broker client is told why: one line the socket takes at once
- * (nothing was written before), then our end is shut; what it sent is
- * dropped so that the close sends no reset over the line.
- */
-static void
-refuse_line(evutil_socket_t fd, const char *line)
-{
-	char	buf[512];
-	int	i;
-
-	if (write(fd, line, strlen(line)) < 0)
-		return;
-	(void)shutdown(fd, SHUT_WR);
-	for (i = 0; i < 8 && read(fd, buf, sizeof(buf)) > 0; i++)
-		;
-}
-
 void
 conn_accept(struct listener *l, evutil_socket_t fd,
     const struct sockaddr *sa, int socklen)
@@ -101,7 +83,12 @@ conn_accept(struct listener *l, evutil_socket_t fd,
 		break;
 	case ADMIT_DENIED:
 		if (svc->id == SERVICE_BROKER)
-			refuse_line(fd, "ERR 403 access denied\n");
+			admit_tell(fd, "ERR 403 access denied\n");
+		/* FALLTHROUGH */
+	case ADMIT_TOO_MANY:
+		if (svc->id == SERVICE_BROKER)
+			admit_tell(fd, "ERR 429 too many connections from "
+			    "your address\n");
 		/* FALLTHROUGH */
 	default:
 		close(fd);
@@ -212,6 +199,16 @@ unsigned
 conn_count_service(enum service_id id)
 {
 	return nconns_svc[id];
+}
+
+void
+conn_count_other(enum service_id id, int delta)
+{
+	nconns += (unsigned)delta;
+	nconns_svc[id] += (unsigned)delta;
+	/* A paused listener may be waiting for exactly this fd. */
+	if (delta < 0)
+		listen_resume();
 }
 
 void

@@ -80,6 +80,11 @@ int	 conn_busy_count(void);
 void	 conn_close_all(void);
 unsigned conn_count(void);
 unsigned conn_count_service(enum service_id);
+/*
+ * A connection served outside conn.c (metrics: evhttp's) opened (+1) or
+ * closed (-1): counted in connections and connections.<service>.
+ */
+void	 conn_count_other(enum service_id, int delta);
 void	 conn_foreach(void (*fn)(const struct conn *, void *), void *arg);
 /* connections, connections.<service> for STATS. */
 void	 conn_report(struct stats_out *);

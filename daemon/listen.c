@@ -34,6 +34,7 @@ static LIST_HEAD(, listener)	 all_listeners =
     LIST_HEAD_INITIALIZER(all_listeners);
 static long long		 last_emfile_log_ms = -EMFILE_LOG_S * 1000LL;
 static unsigned long long	 emfile_suppressed;
+static const struct listen_takeover *takeover[SERVICE_N];
 
 void
 listen_init(struct event_base *base, listen_accept_fn fn,
@@ -42,6 +43,12 @@ listen_init(struct event_base *base, listen_accept_fn fn,
 	lbase = base;
 	accept_fn = fn;
 	services = svcs;
+}
+
+void
+listen_set_takeover(enum service_id id, const struct listen_takeover *t)
+{
+	takeover[id] = t;
 }
 
 static const char *
@@ -389,6 +396,9 @@ listen_bind(const struct listen_spec *spec, const struct listen_addrs *addrs,
 			goto fail;
 		}
 		TAILQ_INSERT_TAIL(&opened, l, entry);
+		if (takeover[spec->service] != NULL &&
+		    takeover[spec->service]->attach(l, err, errlen) != 0)
+			goto fail;
 		if (adopted)
 			log_info("adopted socket %s from systemd (%s)",
 			    l->name, config_service_name(spec->service));
@@ -498,7 +508,10 @@ void
 listen_free(struct listener *l)
 {
 	LIST_REMOVE(l, all);
-	evconnlistener_free(l->lev);
+	if (l->taken != NULL)
+		takeover[l->service]->detach(l);
+	else
+		evconnlistener_free(l->lev);
 	event_free(l->backoff);
 	free(l->address);
 	free(l);

@@ -47,6 +47,7 @@ struct listener {
 	int			 paused;
 	int			 adopted;	/* passed by systemd */
 	int			 keep;		/* listen_reconcile_*() only */
+	void			*taken;		/* its takeover's state */
 	/* Its entry in the current config (NULL: the control socket). */
 	const struct listen_spec *spec;
 	size_t			 spec_i;	/* its index there */
@@ -69,6 +70,19 @@ struct listen_addrs {
  */
 void	listen_init(struct event_base *, listen_accept_fn fn,
 	    const struct service *const *services);
+/*
+ * A service that accepts by itself (metrics: evhttp does) takes each of
+ * its listeners over once it is bound: attach gives it l->lev (and sets
+ * l->taken), or fails (-1, err says why: the bind fails); detach, when
+ * the listener closes, frees l->lev.  The listener keeps the rest: its
+ * name, its place in reloads, its pause and backoff on accept errors.
+ * l->accept is then the takeover's too, for what is accepted past it.
+ */
+struct listen_takeover {
+	int	(*attach)(struct listener *, char *err, size_t errlen);
+	void	(*detach)(struct listener *);
+};
+void	listen_set_takeover(enum service_id, const struct listen_takeover *);
 /* getaddrinfo for spec; blocking and thread-safe: run it in the pool. */
 int	listen_resolve(const struct listen_spec *, struct listen_addrs *,
 	    char *err, size_t errlen);

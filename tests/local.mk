@@ -23,7 +23,8 @@ INTEGRATION_TESTS = tests/integration/test_echo \
 	tests/integration/test_lifecycle tests/integration/test_health \
 	tests/integration/test_abuse tests/integration/test_brokerctl \
 	tests/integration/test_files tests/integration/test_tls_client \
-	tests/integration/test_access tests/integration/test_drain
+	tests/integration/test_access tests/integration/test_operator \
+	tests/integration/test_metrics tests/integration/test_drain
 
 # Shell tests, run as they are (#! line): no LOG_COMPILER.
 UNIT_SH_TESTS = tests/unit/test_completion.sh
@@ -70,8 +71,10 @@ tests_integration_test_cli_LDADD = $(TEST_LIBS)
 tests_integration_test_brokerctl_LDADD = $(TEST_LIBS)
 tests_integration_test_files_LDADD = $(TEST_LIBS)
 tests_integration_test_tls_client_LDADD = $(TEST_LIBS)
+tests_integration_test_metrics_LDADD = $(TEST_LIBS)
 tests_integration_test_access_SOURCES = tests/integration/test_access.c \
 	tests/integration/access.h tests/integration/access_cmd.c \
 	tests/integration/access_priv.c
 tests_integration_test_access_LDADD = $(TEST_LIBS)
+tests_integration_test_operator_LDADD = $(TEST_LIBS)
 tests_integration_test_drain_LDADD = $(TEST_LIBS)

@@ -41,6 +41,36 @@ expect_error(const char *text, const char *want, const char *what)
 		diag("errors: %s; want \"%s\"", got, want);
 }
 
+/* The shipped file with its metrics listener uncommented, as it says. */
+static void
+shipped_metrics(const char *path)
+{
+	static const char	 line[] = "  #, { service = \"metrics\"";
+	struct config		*c = NULL;
+	char			*text, *p;
+	FILE			*f = fopen(path, "r");
+	size_t			 n;
+
+	text = calloc(1, 1 << 20);
+	n = f != NULL ? fread(text, 1, (1 << 20) - 1, f) : 0;
+	if (f != NULL)
+		fclose(f);
+	text[n] = '\0';
+	p = strstr(text, line);
+	ok(p != NULL, "shipped file: a metrics listener commented out");
+	if (p != NULL) {
+		p[2] = ' ';
+		is_str(load(text, &c), "", "it parses uncommented");
+		ok(c != NULL && c->nlisten == 3 &&
+		    c->listen[2].service == SERVICE_METRICS &&
+		    c->listen[2].port == 9101 &&
+		    strcmp(c->listen[2].address, "127.0.0.1") == 0,
+		    "metrics on 127.0.0.1:9101");
+		config_unref(c);
+	}
+	free(text);
+}
+
 int
 main(void)
 {
@@ -91,6 +121,7 @@ main(void)
 		diag("%s", errs.msg[0]);
 	config_errors_free(&errs);
 	config_unref(c);
+	shipped_metrics(path);
 
 	/* Values. */
 	is_str(load("listen = ({ service = \"broker\"; address = \"::1\"; "
