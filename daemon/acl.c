@@ -43,6 +43,21 @@ acl_parse(const char *text, struct acl_entry *e, char *err, size_t errlen)
 	int		 max;
 
 	memset(e, 0, sizeof(*e));
+	if (strncmp(text, "cn:", 3) == 0) {
+#ifndef HAVE_TLS
+		snprintf(err, errlen, "\"%s\": cn: entries name TLS client "
+		    "certificates, and this brokerd is built without TLS", text);
+		return -1;
+#endif
+		if (text[3] == '\0') {
+			snprintf(err, errlen, "\"cn:\" needs a name, as in "
+			    "\"cn:monitor\"");
+			return -1;
+		}
+		e->kind = ACL_CN;
+		e->cn = xstrdup(text + 3);
+		return 0;
+	}
 	e->kind = ACL_NET;
 	slash = strchr(text, '/');
 	hl = slash != NULL ? (size_t)(slash - text) : strlen(text);
@@ -88,13 +103,18 @@ acl_parse(const char *text, struct acl_entry *e, char *err, size_t errlen)
 	return 0;
 bad:
 	snprintf(err, errlen, "\"%s\" is not an IPv4 or IPv6 address, a "
-	    "prefix such as 192.0.2.0/24 (names are not resolved)", text);
+	    "prefix such as 192.0.2.0/24 (names are not resolved) or "
+	    "cn:NAME", text);
 	return -1;
 }
 
 static void
 acl_free(struct acl *a)
 {
+	size_t i;
+
+	for (i = 0; i < a->n; i++)
+		free(a->e[i].cn);
 	free(a->e);
 	free(a);
 }
@@ -198,7 +218,21 @@ acl_match(const struct acl *a, const struct acl_peer *p)
 		if (e->kind == ACL_NET && e->family == family &&
 		    prefix_match(e, addr))
 			return 1;
+		if (e->kind == ACL_CN && p->cn != NULL &&
+		    strcmp(e->cn, p->cn) == 0)
+			return 1;
 	}
+	return 0;
+}
+
+int
+acl_has(const struct acl *a, enum acl_kind kind)
+{
+	size_t i;
+
+	for (i = 0; a != NULL && i < a->n; i++)
+		if (a->e[i].kind == kind)
+			return 1;
 	return 0;
 }
 

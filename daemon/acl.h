@@ -5,9 +5,10 @@
  * IPv4-mapped IPv6 address (::ffff:a.b.c.d) is matched as IPv4, and so is
  * an entry written that way.
  *
- * An entry is tagged with its kind and a peer is a description, so that
- * a transport that verifies an identity (TLS) can add a kind of entry and
- * a field of the peer without changing the callers.
+ * An entry is tagged with its kind and a peer is a description: besides
+ * addresses, "cn:NAME" matches a peer whose transport verified that name
+ * (TLS: the subject CN of its client certificate, xport_identity()).  A
+ * list with both kinds allows a peer that matches either.
  *
  * Lists are immutable once loaded and reference counted: a listener
  * without lists of its own shares the top-level ones.
@@ -23,7 +24,8 @@
 #include "daemon/settings.h"
 
 enum acl_kind {
-	ACL_NET			/* an address or a prefix */
+	ACL_NET,		/* an address or a prefix */
+	ACL_CN			/* "cn:NAME": a verified identity */
 };
 
 struct acl_entry {
@@ -31,6 +33,7 @@ struct acl_entry {
 	int		 family;	/* AF_INET, AF_INET6 */
 	int		 prefix;	/* bits */
 	unsigned char	 addr[16];	/* host bits zero */
+	char		*cn;		/* ACL_CN: NAME */
 };
 
 struct acl {
@@ -42,6 +45,7 @@ struct acl {
 /* Who is asking. */
 struct acl_peer {
 	const struct sockaddr	*sa;	/* NULL: no address (local) */
+	const char		*cn;	/* verified name; NULL: none */
 };
 
 /*
@@ -54,6 +58,8 @@ int	acl_parse(const char *text, struct acl_entry *, char *err,
 struct acl *acl_load(struct loader *, const config_setting_t *s);
 struct acl *acl_ref(struct acl *);
 void	acl_unref(struct acl *);
+/* Whether acl (NULL: none) has an entry of kind. */
+int	acl_has(const struct acl *, enum acl_kind);
 /* Whether an entry of acl matches the peer. */
 int	acl_match(const struct acl *, const struct acl_peer *);
 /*

@@ -180,7 +180,9 @@ deny(struct listener *l, const char *peer)
 
 /*
  * max_connections_per_second: a bucket of that many connections, filled
- * at that rate.  An empty bucket refuses; one line per episode.
+ * at that rate.  An empty bucket refuses; one line per episode, which
+ * ends after a second without a refusal (a steady flood lets one in now
+ * and then: that is still the same episode).
  */
 static int
 rate_ok(struct listener *l, int max_cps)
@@ -197,7 +199,8 @@ rate_ok(struct listener *l, int max_cps)
 	g->rate_ms = now;
 	if (g->rate_tokens >= 1000) {
 		g->rate_tokens -= 1000;
-		g->rate_limiting = 0;
+		if (now - g->rate_refused_ms >= 1000)
+			g->rate_limiting = 0;
 		return 1;
 	}
 	stats_inc(STAT_connections_refused_rate);
@@ -206,6 +209,7 @@ rate_ok(struct listener *l, int max_cps)
 		    "refusing new connections until the rate falls", l->name,
 		    max_cps);
 	g->rate_limiting = 1;
+	g->rate_refused_ms = now;
 	return 0;
 }
 
@@ -214,7 +218,7 @@ admit_check(struct listener *l, const struct sockaddr *sa, const char *peer,
     const struct limits *lim, int draining, struct admit_slot *slot)
 {
 	const struct listen_spec	*ls = l != NULL ? l->spec : NULL;
-	struct acl_peer			 p = { sa };
+	struct acl_peer			 p = { sa, NULL };
 	struct srcent			*src;
 
 	memset(slot, 0, sizeof(*slot));
@@ -222,7 +226,13 @@ admit_check(struct listener *l, const struct sockaddr *sa, const char *peer,
 		return refuse(REFUSE_DRAINING, sa, peer, NULL);
 	if (sa == NULL)
 		return ADMIT_OK;
-	if (ls != NULL && !acl_permits(ls->allow, ls->deny, &p))
+	/*
+	 * A TLS peer that only a cn: entry can let in is let through to its
+	 * handshake: conn.c asks again with its name (admit_identity).
+	 */
+	if (ls != NULL && !acl_permits(ls->allow, ls->deny, &p) &&
+	    (ls->tls == NULL || !acl_has(ls->allow, ACL_CN) ||
+	    (ls->deny != NULL && acl_match(ls->deny, &p))))
 		return deny(l, peer);
 	if (ls != NULL && ls->max_cps > 0 && !rate_ok(l, ls->max_cps))
 		return ADMIT_REFUSED;
@@ -240,6 +250,34 @@ admit_check(struct listener *l, const struct sockaddr *sa, const char *peer,
 	slot->client = 1;
 	nclients++;
 	return ADMIT_OK;
+}
+
+enum admit_result
+admit_identity(const struct acl *allow, const struct acl *deny,
+    const struct sockaddr *sa, const char *cn, const char *ctx)
+{
+	static long long	 log_ms;
+	static unsigned long	 unlogged;
+	struct acl_peer		 p = { sa, cn };
+	long long		 now = mono_ms();
+
+	if (acl_permits(allow, deny, &p))
+		return ADMIT_OK;
+	stats_inc(STAT_connections_refused_acl);
+	if (log_ms != 0 && now - log_ms < REFUSE_LOG_MS) {
+		unlogged++;
+		return ADMIT_DENIED;
+	}
+	if (unlogged > 0)
+		log_ctx(LOG_NOTICE, ctx, "access denied after the TLS "
+		    "handshake: closing (%lu more since the last message)",
+		    unlogged);
+	else
+		log_ctx(LOG_NOTICE, ctx, "access denied after the TLS "
+		    "handshake: closing");
+	log_ms = now;
+	unlogged = 0;
+	return ADMIT_DENIED;
 }
 
 void

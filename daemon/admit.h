@@ -15,6 +15,7 @@
 
 #include "daemon/config.h"
 
+struct acl;
 struct listener;
 struct srcent;
 
@@ -40,6 +41,15 @@ enum admit_result {
 enum admit_result admit_check(struct listener *l, const struct sockaddr *sa,
 	    const char *peer, const struct limits *, int draining,
 	    struct admit_slot *);
+/*
+ * Once a transport verified the peer's name cn (TLS), the lists again:
+ * the entries "cn:NAME" can decide now.  Refusals are counted
+ * (connections_refused_acl) and logged (ctx names the connection), one
+ * line a second.
+ */
+enum admit_result admit_identity(const struct acl *allow,
+	    const struct acl *deny, const struct sockaddr *sa, const char *cn,
+	    const char *ctx);
 void	admit_release(struct admit_slot *);
 /*
  * Tells a refused peer why (line: one "ERR ..." line) before its close,

@@ -122,7 +122,7 @@ audit_end(struct session *s, int code, const char *text)
 	/* A command's failure is its status (and stderr, logged apart). */
 	if (s->audit.has_status || s->audit.logged)
 		text = NULL;
-	/* 503: refused while draining, as the admin asked (health checks). */
+	/* 503: refused while draining, as the admin asked. */
 	audit_line(s, code >= 500 && code != 503 ? LOG_WARNING : LOG_INFO,
 	    outcome, text);
 }

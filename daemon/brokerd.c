@@ -42,6 +42,7 @@
 #include "daemon/server.h"
 #include "daemon/session.h"
 #include "daemon/splice.h"
+#include "daemon/tls.h"
 #include "daemon/verbs.h"
 #include "daemon/version.h"
 #include "daemon/watch.h"
@@ -228,6 +229,14 @@ check_config(const char *file)
 	size_t			 i;
 
 	c = config_load(file, &errs);
+	/* Certificates, keys, whether they match: as a start would. */
+	if (c != NULL) {
+		tls_config_prepare(c, &errs);
+		if (errs.n > 0) {
+			config_unref(c);
+			c = NULL;
+		}
+	}
 	if (c == NULL) {
 		for (i = 0; i < errs.n; i++)
 			fprintf(stderr, "%s\n", errs.msg[i]);
@@ -311,6 +320,9 @@ report_daemon(struct stats_out *out)
 		snprintf(key, sizeof(key), "listener.%d", n++);
 		stats_kv(out, key, "%s %s", config_service_name(l->service),
 		    l->name);
+		snprintf(key, sizeof(key), "listener.%d.tls", n - 1);
+		stats_kv(out, key, "%s", l->spec != NULL &&
+		    l->spec->tls != NULL ? "on" : "off");
 	}
 }
 

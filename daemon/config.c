@@ -139,6 +139,10 @@ load_listen(struct loader *ld, struct config *c, const config_setting_t *list)
 				if (settings_int(ld, m, 0, 65535,
 				    &ls.port) != 0)
 					ok = 0;
+			} else if (strcmp(key, "tls") == 0) {
+				tls_spec_free(ls.tls);
+				if (tls_spec_load(ld, m, &ls.tls) != 0)
+					ok = 0;
 			} else if (strcmp(key, "allow") == 0 ||
 			    strcmp(key, "deny") == 0) {
 				if (!load_acl(ld, m, key[0] == 'a' ?
@@ -165,6 +169,7 @@ load_listen(struct loader *ld, struct config *c, const config_setting_t *list)
 		if (!ok) {
 			acl_unref(ls.allow);
 			acl_unref(ls.deny);
+			tls_spec_free(ls.tls);
 			continue;
 		}
 		if (ls.address == NULL)
@@ -185,6 +190,7 @@ load_listen(struct loader *ld, struct config *c, const config_setting_t *list)
 		if (!ok) {
 			acl_unref(ls.allow);
 			acl_unref(ls.deny);
+			tls_spec_free(ls.tls);
 			continue;
 		}
 		ls.address = xstrdup(ls.address);
@@ -471,6 +477,7 @@ listen_spec_free(struct listen_spec *ls)
 	free(ls->address);
 	acl_unref(ls->allow);
 	acl_unref(ls->deny);
+	tls_spec_free(ls->tls);
 }
 
 static void

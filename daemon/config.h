@@ -8,6 +8,7 @@
 #include "daemon/acl.h"
 #include "daemon/config_cmd.h"
 #include "daemon/settings.h"
+#include "daemon/tls.h"
 
 enum service_id { SERVICE_ECHO, SERVICE_BROKER, SERVICE_CONTROL,
 	SERVICE_METRICS, SERVICE_N };
@@ -17,6 +18,7 @@ struct listen_spec {
 	char		*address;	/* "*" means every address */
 	int		 port;
 	int		 line;
+	struct tls_spec	*tls;		/* NULL: plain */
 	/* Its own lists, else the top-level ones (NULL: none). */
 	struct acl	*allow, *deny;
 	int		 max_cps;	/* connections a second; 0: any */

@@ -15,6 +15,7 @@
 #include "daemon/conn.h"
 #include "daemon/listen.h"
 #include "daemon/server.h"
+#include "daemon/tls.h"
 #include "daemon/watch.h"
 #include "daemon/xport.h"
 
@@ -32,11 +33,41 @@ conn_ctx(void *arg)
 	return ((struct conn *)arg)->ctx;
 }
 
+/*
+ * The TLS handshake is done: lists with cn: entries are asked again, now
+ * with the verified name (admit.c let the peer through for them).
+ */
+static void
+conn_tls_opened(void *arg)
+{
+	static const char	 refusal[] = "ERR 403 access denied\n";
+	struct conn		*c = arg;
+	enum admit_result	 r;
+
+	if (!c->recheck)
+		return;
+	c->recheck = 0;
+	r = admit_identity(c->allow, c->deny, xport_peer(c->xport),
+	    xport_identity(c->xport), c->ctx);
+	acl_unref(c->allow);
+	acl_unref(c->deny);
+	c->allow = c->deny = NULL;
+	if (r == ADMIT_OK)
+		return;
+	if (c->svc->id == SERVICE_BROKER)
+		(void)xport_write(c->xport, refusal, sizeof(refusal) - 1);
+	conn_close(c);
+}
+
+/* ls: the listener's entry (its TLS context, its lists); NULL: local. */
 static void
 conn_new(const struct service *svc, evutil_socket_t fd, const char *peer,
-    const struct sockaddr *sa, socklen_t salen, struct admit_slot *slot)
+    const struct sockaddr *sa, socklen_t salen, struct admit_slot *slot,
+    const struct listen_spec *ls)
 {
-	struct conn *c;
+	struct ssl_ctx_st	*tls = ls != NULL && ls->tls != NULL ?
+				    ls->tls->ctx : NULL;
+	struct conn		*c;
 
 	c = xcalloc(1, sizeof(*c));
 	c->svc = svc;
@@ -45,7 +76,13 @@ conn_new(const struct service *svc, evutil_socket_t fd, const char *peer,
 	    peer);
 	c->idle_s = srv.cfg->limits.idle_timeout_s;
 	c->rx_ms = mono_ms();
-	c->xport = xport_plain_new(srv.base, fd, sa, salen, c->idle_s, c->ctx);
+	if (tls != NULL)
+		c->xport = xport_tls_new(srv.base, tls, fd, sa, salen,
+		    c->idle_s, srv.cfg->limits.request_timeout_s, c->ctx,
+		    sizeof(c->ctx), conn_tls_opened, c);
+	else
+		c->xport = xport_plain_new(srv.base, fd, sa, salen, c->idle_s,
+		    c->ctx);
 	if (c->xport == NULL) {
 		/* Out of memory for its events: this one fails, not us. */
 		log_ctx(LOG_ERR, c->ctx, "cannot set up the connection");
@@ -54,6 +91,12 @@ conn_new(const struct service *svc, evutil_socket_t fd, const char *peer,
 		admit_release(&c->slot);
 		free(c);
 		return;
+	}
+	if (tls != NULL && (acl_has(ls->allow, ACL_CN) ||
+	    acl_has(ls->deny, ACL_CN))) {
+		c->allow = acl_ref(ls->allow);
+		c->deny = acl_ref(ls->deny);
+		c->recheck = 1;
 	}
 	TAILQ_INSERT_TAIL(&conns, c, entry);
 	nconns++;
@@ -75,6 +118,9 @@ conn_accept(struct listener *l, evutil_socket_t fd,
 	struct admit_slot	 slot;
 	char			 peer[ADDR_STRLEN];
 	int			 on = 1, lowat = NOTSENT_LOWAT;
+	/* A TLS client would read plain text as a broken record. */
+	int			 plain_broker = svc->id == SERVICE_BROKER &&
+			    (l->spec == NULL || l->spec->tls == NULL);
 
 	addr_format(sa, (socklen_t)socklen, peer, sizeof(peer));
 	/* Listeners hand over only what the drain serves (drain.h). */
@@ -82,11 +128,11 @@ conn_accept(struct listener *l, evutil_socket_t fd,
 	case ADMIT_OK:
 		break;
 	case ADMIT_DENIED:
-		if (svc->id == SERVICE_BROKER)
+		if (plain_broker)
 			admit_tell(fd, "ERR 403 access denied\n");
 		/* FALLTHROUGH */
 	case ADMIT_TOO_MANY:
-		if (svc->id == SERVICE_BROKER)
+		if (plain_broker)
 			admit_tell(fd, "ERR 429 too many connections from "
 			    "your address\n");
 		/* FALLTHROUGH */
@@ -104,7 +150,7 @@ conn_accept(struct listener *l, evutil_socket_t fd,
 		setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat,
 		    sizeof(lowat));
 	}
-	conn_new(svc, fd, peer, sa, (socklen_t)socklen, &slot);
+	conn_new(svc, fd, peer, sa, (socklen_t)socklen, &slot, l->spec);
 }
 
 void
@@ -118,7 +164,7 @@ conn_accept_local(const struct service *svc, evutil_socket_t fd,
 		close(fd);
 		return;
 	}
-	conn_new(svc, fd, peer, NULL, 0, &slot);
+	conn_new(svc, fd, peer, NULL, 0, &slot, NULL);
 }
 
 void
@@ -161,6 +207,8 @@ conn_close(struct conn *c)
 	if (c->state != NULL)
 		c->svc->free(c);
 	xport_free(c->xport);
+	acl_unref(c->allow);
+	acl_unref(c->deny);
 	admit_release(&c->slot);
 	TAILQ_REMOVE(&conns, c, entry);
 	nconns--;
@@ -232,4 +280,5 @@ conn_report(struct stats_out *out)
 		    config_service_name((enum service_id)i));
 		stats_kv(out, key, "%u", nconns_svc[i]);
 	}
+	stats_kv(out, "tls_connections", "%u", tls_connections());
 }

@@ -43,16 +43,20 @@ struct conn {
 	const struct service	*svc;
 	void			*state;		/* the service's */
 	struct xport		*xport;		/* its bytes: conn.c's */
-	char			 ctx[16 + ADDR_STRLEN];	/* "echo 1.2.3.4:5" */
+	/* "echo 1.2.3.4:5", and " cn=NAME" after a TLS client cert. */
+	char			 ctx[16 + ADDR_STRLEN + 80];
 	struct admit_slot	 slot;
 	int			 idle_s;	/* its transport's timeout */
 	unsigned long long	 bytes_in;
 	unsigned long long	 bytes_out;
 	long long		 rx_ms;		/* accepted; bytes last read */
 	int			 closed;
+	/* Lists with cn: entries, to ask again once TLS names the peer. */
+	struct acl		*allow, *deny;
+	int			 recheck;
 };
 
-/* Listener l accepted fd from sa. */
+/* Listener l accepted fd from sa: its service, its transport. */
 void	 conn_accept(struct listener *l, evutil_socket_t,
 	    const struct sockaddr *sa, int socklen);
 /* The control socket accepted fd; peer names it ("uid 0 pid 42"). */
@@ -86,7 +90,7 @@ unsigned conn_count_service(enum service_id);
  */
 void	 conn_count_other(enum service_id, int delta);
 void	 conn_foreach(void (*fn)(const struct conn *, void *), void *arg);
-/* connections, connections.<service> for STATS. */
+/* connections, connections.<service>, tls_connections for STATS. */
 void	 conn_report(struct stats_out *);
 
 #endif

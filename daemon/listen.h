@@ -29,6 +29,7 @@ struct listen_gate {
 	long long	 rate_ms;	/* when tokens were last added */
 	long long	 rate_tokens;	/* connections, in thousandths */
 	int		 rate_limiting;	/* refusing: an episode */
+	long long	 rate_refused_ms; /* the last refusal */
 };
 
 #define LISTEN_NAMELEN	256

@@ -44,15 +44,15 @@ daemon_libbrokerd_a_SOURCES = \
 	daemon/verbs.c daemon/verbs.h \
 	daemon/version.c daemon/version.h \
 	daemon/watch.c daemon/watch.h \
-	daemon/xport.h daemon/xport_plain.c
+	daemon/xport.h daemon/xport_plain.c \
+	daemon/tls.h daemon/tls_conf.c daemon/tls_ctx.c
+if HAVE_TLS
+daemon_libbrokerd_a_SOURCES += daemon/xport_tls.c
+endif
 
 BROKERD_LIBS = daemon/libbrokerd.a common/libcommon.a \
 	$(LIBEVENT_PTHREADS_LIBS) $(LIBEVENT_LIBS) $(LIBCONFIG_LIBS) \
-	$(LIBSYSTEMD_LIBS)
-if HAVE_TLS
-# -V names the OpenSSL it runs with.
-BROKERD_LIBS += $(OPENSSL_LIBS)
-endif
+	$(LIBSYSTEMD_LIBS) $(OPENSSL_LIBS)
 
 sbin_PROGRAMS += daemon/brokerd
 daemon_brokerd_SOURCES = daemon/main.c

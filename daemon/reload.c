@@ -16,6 +16,7 @@
 #include "daemon/reload.h"
 #include "daemon/server.h"
 #include "daemon/stats.h"
+#include "daemon/tls.h"
 #include "daemon/watch.h"
 
 TAILQ_HEAD(waiter_list, reload_waiter);
@@ -77,6 +78,8 @@ reload_work(struct pool_job *pj)
 		rj->cfg = config_load(rj->file, &rj->errs);
 	if (rj->cfg == NULL)
 		return;
+	/* Certificates and keys, read anew by every reload. */
+	tls_config_prepare(rj->cfg, &rj->errs);
 	rj->naddrs = rj->cfg->nlisten;
 	rj->addrs = xcalloc(rj->naddrs, sizeof(*rj->addrs));
 	for (i = 0; i < rj->cfg->nlisten; i++)

@@ -215,7 +215,8 @@ session_child_start(struct session *s, const struct command_spec *cmd)
 		    srv.cfg->limits.command_timeout_s,
 		.limits = &cmd->limits, .envp = cmd->envp, .cwd = cmd->cwd
 	};
-	struct acl_peer	 peer = { xport_peer(s->conn->xport) };
+	struct acl_peer	 peer = { xport_peer(s->conn->xport),
+			    xport_identity(s->conn->xport) };
 	char		 err[512];
 	int		 code;
 

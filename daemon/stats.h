@@ -33,7 +33,9 @@
 	X(requests_refused_acl)						\
 	X(orphans_killed)						\
 	X(reloads_ok)							\
-	X(reloads_failed)
+	X(reloads_failed)						\
+	X(tls_handshakes)						\
+	X(tls_handshake_failures)
 
 enum stat_counter {
 #define X(name) STAT_##name,

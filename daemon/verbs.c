@@ -141,8 +141,8 @@ verbs_dispatch(struct session *s, char *line, size_t len)
 	int			 n, allowed, first;
 
 	if (memchr(line, '\0', len) != NULL) {
-		s->requests++;
 		audit_begin(s, NULL, NULL, s->line_in);
+		s->requests++;
 		verb_count(NULL);
 		reply_final(s, 400, "NUL byte in request line");
 		return;

@@ -24,7 +24,8 @@ INTEGRATION_TESTS = tests/integration/test_echo \
 	tests/integration/test_abuse tests/integration/test_brokerctl \
 	tests/integration/test_files tests/integration/test_tls_client \
 	tests/integration/test_access tests/integration/test_operator \
-	tests/integration/test_metrics tests/integration/test_drain
+	tests/integration/test_metrics tests/integration/test_drain \
+	tests/integration/test_tls
 
 # Shell tests, run as they are (#! line): no LOG_COMPILER.
 UNIT_SH_TESTS = tests/unit/test_completion.sh
@@ -34,7 +35,7 @@ EXTRA_DIST += $(UNIT_SH_TESTS) $(INTEGRATION_SH_TESTS)
 # test_haproxy.sh's fast client.
 EXTRA_DIST += tests/integration/lb_client.py
 # The test PKI (made at test time: no key is committed) and a TLS peer.
-EXTRA_DIST += tests/tls/mkpki.sh tests/tls/peer.py
+EXTRA_DIST += tests/tls/mkpki.sh tests/tls/peer.py tests/tls/client.py
 
 check_PROGRAMS += $(UNIT_TESTS) $(INTEGRATION_TESTS)
 TESTS += $(UNIT_TESTS) $(UNIT_SH_TESTS) $(INTEGRATION_TESTS) \
@@ -78,3 +79,4 @@ tests_integration_test_access_SOURCES = tests/integration/test_access.c \
 tests_integration_test_access_LDADD = $(TEST_LIBS)
 tests_integration_test_operator_LDADD = $(TEST_LIBS)
 tests_integration_test_drain_LDADD = $(TEST_LIBS)
+tests_integration_test_tls_LDADD = $(TEST_LIBS)

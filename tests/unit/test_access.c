@@ -21,8 +21,12 @@ parses(const char *text)
 {
 	struct acl_entry	e;
 	char			err[256];
+	int			r;
 
-	return acl_parse(text, &e, err, sizeof(err)) == 0;
+	r = acl_parse(text, &e, err, sizeof(err)) == 0;
+	if (r)
+		free(e.cn);
+	return r;
 }
 
 /* A list of one entry, matched against addr ("1.2.3.4" or "::1"). */
@@ -34,7 +38,7 @@ matches(const char *entry, const char *addr)
 	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&ss;
 	struct acl		 a = { 1, NULL, 1 };
 	struct acl_entry	 e;
-	struct acl_peer		 p = { (struct sockaddr *)&ss };
+	struct acl_peer		 p = { (struct sockaddr *)&ss, NULL };
 	char			 err[256];
 
 	if (acl_parse(entry, &e, err, sizeof(err)) != 0)
@@ -97,7 +101,11 @@ test_entries(void)
 	ok(!parses("192.0.2.0/+8"), "a signed prefix length: an error");
 	ok(!parses("localhost"), "a name: an error (nothing is resolved)");
 	ok(!parses(""), "empty: an error");
+#ifdef HAVE_TLS
+	ok(parses("cn:monitor"), "cn: entries: a verified TLS name");
+#else
 	ok(!parses("cn:monitor"), "cn: entries: not without TLS");
+#endif
 
 	is_int(matches("127.0.0.0/8", "127.0.0.3"), 1, "/8 matches");
 	is_int(matches("127.0.0.2", "127.0.0.3"), 0, "/32 is one address");
@@ -122,7 +130,7 @@ static void
 test_keys(void)
 {
 	struct config	*c;
-	struct acl_peer	 p = { NULL };
+	struct acl_peer	 p = { NULL, NULL };
 
 	is_str(load("allow = [ \"127.0.0.0/8\", \"::1\" ];\n"
 	    "deny = [ \"127.0.0.3\" ];\n"
@@ -197,10 +205,52 @@ test_keys(void)
 	config_unref(c);
 }
 
+#ifdef HAVE_TLS
+/* cn:NAME entries: parsed, matched against a verified name only. */
+static void
+test_cn_entries(void)
+{
+	struct acl		 a = { 1, NULL, 2 };
+	struct acl_entry	 e[2];
+	struct sockaddr_in	 sin;
+	struct acl_peer		 p = { (struct sockaddr *)&sin, NULL };
+	char			 err[256];
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	inet_pton(AF_INET, "192.0.2.7", &sin.sin_addr);
+	ok(acl_parse("cn:monitor", &e[0], err, sizeof(err)) == 0 &&
+	    e[0].kind == ACL_CN && strcmp(e[0].cn, "monitor") == 0,
+	    "cn:monitor is a name entry");
+	ok(acl_parse("cn:", &e[1], err, sizeof(err)) != 0 &&
+	    strstr(err, "\"cn:\" needs a name") != NULL,
+	    "cn: without a name is an error");
+	ok(acl_parse("10.0.0.0/8", &e[1], err, sizeof(err)) == 0,
+	    "(an address entry next to it)");
+	a.e = e;
+	ok(!acl_match(&a, &p), "no verified name, another address: no match");
+	p.cn = "other";
+	ok(!acl_match(&a, &p), "another name: no match");
+	p.cn = "monitor";
+	ok(acl_match(&a, &p), "the name: a match");
+	p.cn = "Monitor";
+	ok(!acl_match(&a, &p), "names match byte for byte");
+	p.cn = NULL;
+	inet_pton(AF_INET, "10.1.2.3", &sin.sin_addr);
+	ok(acl_match(&a, &p), "a list with both kinds: the address matches");
+	ok(acl_has(&a, ACL_CN) && acl_has(&a, ACL_NET) &&
+	    !acl_has(NULL, ACL_CN), "acl_has");
+	free(e[0].cn);
+}
+#endif
+
 int
 main(void)
 {
 	test_entries();
+#ifdef HAVE_TLS
+	test_cn_entries();
+#endif
 	test_keys();
 	return done_testing();
 }
