@@ -580,20 +580,41 @@ file_mode(const char *path)
 	return lstat(path, &st) == 0 ? (int)(st.st_mode & 07777) : -1;
 }
 
+/*
+ * What to write at path: a daemon's config (d_init's name) gets
+ * no_drain_delay, as in d_spawn, for reloads; malloc'd.
+ */
+static char *
+file_text(const char *path, const char *text)
+{
+	const char *base = strrchr(path, '/');
+
+	if (strcmp(base != NULL ? base + 1 : path, "brokerd.conf") == 0)
+		return no_drain_delay(text);
+	return strdup(text);
+}
+
 void
 write_text(const char *path, const char *text, int mode)
 {
-	if (write_file(path, text) != 0 || chmod(path, (mode_t)mode) != 0)
+	char	*full = file_text(path, text);
+	int	 r = write_file(path, full);
+
+	free(full);
+	if (r != 0 || chmod(path, (mode_t)mode) != 0)
 		bail("cannot write %s: %s", path, strerror(errno));
 }
 
 void
 replace_text(const char *path, const char *text)
 {
-	char tmp[1024];
+	char	 tmp[1024], *full = file_text(path, text);
+	int	 r;
 
 	snprintf(tmp, sizeof(tmp), "%s.new", path);
-	if (write_file(tmp, text) != 0 || rename(tmp, path) != 0)
+	r = write_file(tmp, full);
+	free(full);
+	if (r != 0 || rename(tmp, path) != 0)
 		bail("cannot replace %s: %s", path, strerror(errno));
 }
 

@@ -237,7 +237,10 @@ void	notify_collect(int fd, char *seen, size_t size, int timeout_ms);
 /* Whether path holds exactly text; a file's mode (lstat), or -1. */
 int	file_has(const char *path, const char *text);
 int	file_mode(const char *path);
-/* Writes text to path with mode, or bails. */
+/*
+ * Writes text to path with mode, or bails.  This one and replace_text
+ * give a daemon's brokerd.conf drain_delay_s = 0 as d_start does.
+ */
 void	write_text(const char *path, const char *text, int mode);
 /* Replaces path by text atomically (rename), as an editor would, or bails. */
 void	replace_text(const char *path, const char *text);
