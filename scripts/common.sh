@@ -14,7 +14,9 @@ need_pkgs() {
 		echo "installing:$missing"
 		sudo=
 		[ "$(id -u)" -eq 0 ] || sudo=sudo
-		$sudo apt-get update -qq || true
+		# Once per run: scripts/check asks for its packages in groups.
+		[ -n "${apt_updated:-}" ] || $sudo apt-get update -qq || true
+		apt_updated=1
 		DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
 		    --no-install-recommends $missing
 	fi
