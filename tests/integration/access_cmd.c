@@ -213,8 +213,18 @@ test_limits(struct daemon *d)
 	reply_free(&r);
 	is_int(run_from("127.0.0.1", port, "nodir", &r), 502,
 	    "a cwd that is not there: 502");
-	is_str(r.text, "nodir: cannot change to /nonexistent/x: No such file "
-	    "or directory", "the error names the directory");
+	/*
+	 * posix_spawn reports the child's chdir error through CLONE_VFORK;
+	 * valgrind runs that clone as a fork, so the error comes back as
+	 * exit status 127 there.
+	 */
+	if (harness_wrapped())
+		skip(1, "the daemon runs under BROKERD_WRAPPER (valgrind), "
+		    "whose fork for posix_spawn loses the child's chdir error; "
+		    "checked in the plain and ASan runs");
+	else
+		is_str(r.text, "nodir: cannot change to /nonexistent/x: No "
+		    "such file or directory", "the error names the directory");
 	reply_free(&r);
 }
 
