@@ -180,6 +180,8 @@ void	pump_close(struct pump *);
 void	output_collect(const char *, size_t);
 void	output_df(int all);
 void	output_stats(void);
+/* COMMANDS: a table (its header only if header), or JSON with -j. */
+void	output_commands(int header);
 
 /*
  * cmd.c: runs argv[0] and flushes stdout; -1 when there is no such

@@ -248,21 +248,26 @@ cmd_df(int argc, char **argv)
 	output_df(all);
 }
 
+/* stats and commands: -j the only argument; the reply as a table. */
 static void
-cmd_stats(int argc, char **argv)
+cmd_table(int argc, char **argv)
 {
-	int	i;
+	int	i, stats = strcmp(argv[0], "stats") == 0;
 
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-j") == 0)
 			opt.json = 1;
 		else
-			brokerctl_usage_error("stats: unknown argument: %s",
-			    argv[i]);
+			brokerctl_usage_error("%s: unknown argument: %s",
+			    argv[0], argv[i]);
 	}
 	default_timeout(NULL);
-	free(broker_call("STATS\n", OUT_IDLE, NULL, 0, output_collect));
-	output_stats();
+	free(broker_call(stats ? "STATS\n" : "COMMANDS\n", OUT_IDLE, NULL, 0,
+	    output_collect));
+	if (stats)
+		output_stats();
+	else
+		output_commands(isatty(STDOUT_FILENO));
 }
 
 /* ping, version, reload, loglevel: one line out, the OK text back. */
@@ -306,7 +311,8 @@ static const struct {
 	{ "df", cmd_df },
 	{ "upper", cmd_upper },
 	{ "run", cmd_run },
-	{ "stats", cmd_stats },
+	{ "stats", cmd_table },
+	{ "commands", cmd_table },
 	{ "ping", cmd_simple },
 	{ "version", cmd_simple },
 	{ "reload", cmd_simple },

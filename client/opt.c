@@ -78,6 +78,7 @@ brokerctl_usage(void)
 	    "  upper [text ...]          upper-case text (stdin when none)\n"
 	    "  run [-n] name [text ...]  run a configured command\n"
 	    "  stats                     daemon counters\n"
+	    "  commands                  the commands run can run\n"
 	    "  ping | version            liveness, daemon version\n"
 	    "  reload                    reload the configuration\n"
 	    "  loglevel level            set the log level\n"

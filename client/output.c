@@ -352,3 +352,47 @@ output_stats(void)
 	}
 	free(t.f);
 }
+
+void
+output_commands(int header)
+{
+	static const char *const titles[] = { "Command", "Input", "Output" };
+	struct table	t;
+	size_t		r, c;
+	int		w[3];
+
+	table_parse(&t, 3, 0);
+	if (opt.json) {
+		fputs("[", stdout);
+		for (r = 0; r < t.nrows; r++) {
+			fputs(r > 0 ? ",\n  {\"name\": " : "\n  {\"name\": ",
+			    stdout);
+			json_str(t.f[3 * r]);
+			printf(", \"input\": %s, \"output\": ",
+			    strcmp(t.f[3 * r + 1], "yes") == 0 ? "true" :
+			    "false");
+			json_str(t.f[3 * r + 2]);
+			fputs("}", stdout);
+		}
+		fputs(t.nrows > 0 ? "\n]\n" : "]\n", stdout);
+		free(t.f);
+		return;
+	}
+	/* Without the header, one command a line, name first (completion). */
+	for (c = 0; c < 3; c++) {
+		w[c] = header ? (int)strlen(titles[c]) : 0;
+		for (r = 0; r < t.nrows; r++)
+			if (disp(t.f[3 * r + c], NULL) > w[c])
+				w[c] = disp(t.f[3 * r + c], NULL);
+	}
+	if (header)
+		printf("%-*s  %-*s  %s\n", w[0], titles[0], w[1], titles[1],
+		    titles[2]);
+	for (r = 0; r < t.nrows; r++) {
+		disp_put(t.f[3 * r], w[0] + 2, 0);
+		disp_put(t.f[3 * r + 1], w[1] + 2, 0);
+		disp_put(t.f[3 * r + 2], 0, 0);
+		putchar('\n');
+	}
+	free(t.f);
+}

@@ -119,14 +119,12 @@ log_facilitybyname(const char *name)
 	return -1;
 }
 
-void
-log_vctx(int level, const char *ctx, const char *fmt, va_list ap)
+static void LOG_PRINTF(3, 0)
+log_write(int level, const char *ctx, const char *fmt, va_list ap)
 {
 	char	msg[2048];
 	int	saved = errno;
 
-	if (level > log_level)
-		return;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (log_foreground || (log_startup && level <= LOG_ERR)) {
 		if (ctx != NULL)
@@ -143,6 +141,23 @@ log_vctx(int level, const char *ctx, const char *fmt, va_list ap)
 			syslog(level, "%s", msg);
 	}
 	errno = saved;
+}
+
+void
+log_vctx(int level, const char *ctx, const char *fmt, va_list ap)
+{
+	if (level <= log_level)
+		log_write(level, ctx, fmt, ap);
+}
+
+void
+log_always(int level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_write(level, NULL, fmt, ap);
+	va_end(ap);
 }
 
 void

@@ -22,6 +22,8 @@ void	log_ctx(int level, const char *ctx, const char *fmt, ...)
 	    LOG_PRINTF(3, 4);
 void	log_vctx(int level, const char *ctx, const char *fmt, va_list ap)
 	    LOG_PRINTF(3, 0);
+/* At level, whatever the level set (a change of the level itself). */
+void	log_always(int level, const char *fmt, ...) LOG_PRINTF(2, 3);
 void	log_warn(const char *fmt, ...) LOG_PRINTF(1, 2);
 void	log_warnx(const char *fmt, ...) LOG_PRINTF(1, 2);
 void	log_notice(const char *fmt, ...) LOG_PRINTF(1, 2);

@@ -6,6 +6,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "common/util.h"
@@ -179,7 +180,9 @@ deny(struct listener *l, const char *peer)
 
 /*
  * max_connections_per_second: a bucket of that many connections, filled
- * at that rate.  An empty bucket refuses; one line per episode.
+ * at that rate.  An empty bucket refuses; one line per episode, which
+ * ends after a second without a refusal (a steady flood lets one in now
+ * and then: that is still the same episode).
  */
 static int
 rate_ok(struct listener *l, int max_cps)
@@ -196,7 +199,8 @@ rate_ok(struct listener *l, int max_cps)
 	g->rate_ms = now;
 	if (g->rate_tokens >= 1000) {
 		g->rate_tokens -= 1000;
-		g->rate_limiting = 0;
+		if (now - g->rate_refused_ms >= 1000)
+			g->rate_limiting = 0;
 		return 1;
 	}
 	stats_inc(STAT_connections_refused_rate);
@@ -205,6 +209,7 @@ rate_ok(struct listener *l, int max_cps)
 		    "refusing new connections until the rate falls", l->name,
 		    max_cps);
 	g->rate_limiting = 1;
+	g->rate_refused_ms = now;
 	return 0;
 }
 
@@ -235,7 +240,10 @@ admit_check(struct listener *l, const struct sockaddr *sa, const char *peer,
 		return refuse(REFUSE_MAX_CLIENTS, sa, peer, NULL);
 	src = src_get(sa);
 	if (src != NULL && src->count >= (unsigned)lim->max_clients_per_source)
-		return refuse(REFUSE_PER_SOURCE, sa, peer, src);
+	{
+		(void)refuse(REFUSE_PER_SOURCE, sa, peer, src);
+		return ADMIT_TOO_MANY;
+	}
 	if (src != NULL)
 		src->count++;
 	slot->src = src;
@@ -280,4 +288,22 @@ admit_release(struct admit_slot *slot)
 	if (slot->client)
 		nclients--;
 	memset(slot, 0, sizeof(*slot));
+}
+
+/*
+ * A refused broker client is told why: one line the socket takes at once
+ * (nothing was written before), then our end is shut; what it sent is
+ * dropped so that the close sends no reset over the line.
+ */
+void
+admit_tell(int fd, const char *line)
+{
+	char	buf[512];
+	int	i;
+
+	if (write(fd, line, strlen(line)) < 0)
+		return;
+	(void)shutdown(fd, SHUT_WR);
+	for (i = 0; i < 8 && read(fd, buf, sizeof(buf)) > 0; i++)
+		;
 }

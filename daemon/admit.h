@@ -28,7 +28,8 @@ struct admit_slot {
 enum admit_result {
 	ADMIT_OK,
 	ADMIT_REFUSED,		/* close it */
-	ADMIT_DENIED		/* by the access lists: tell it, close it */
+	ADMIT_DENIED,		/* by the access lists: tell it, close it */
+	ADMIT_TOO_MANY		/* max_clients_per_source: tell it, close it */
 };
 
 /*
@@ -50,5 +51,15 @@ enum admit_result admit_identity(const struct acl *allow,
 	    const struct acl *deny, const struct sockaddr *sa, const char *cn,
 	    const char *ctx);
 void	admit_release(struct admit_slot *);
+/*
+ * Tells a refused peer why (line: one "ERR ..." line) before its close,
+ * dropping what it sent so that the close is no reset.
+ */
+void	admit_tell(int fd, const char *line);
+/*
+ * After a refusal: the line a broker client is told before the close
+ * (brokerd-protocol(7)), or NULL when it is closed without one.
+ */
+const char *admit_refusal_line(void);
 
 #endif

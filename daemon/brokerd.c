@@ -28,7 +28,10 @@
 #include "daemon/conn.h"
 #include "daemon/control.h"
 #include "daemon/dfnative.h"
+#include "daemon/drain.h"
 #include "daemon/echo.h"
+#include "daemon/fdlimit.h"
+#include "daemon/metrics.h"
 #include "daemon/notify.h"
 #include "daemon/orphans.h"
 #include "daemon/pidfile.h"
@@ -41,6 +44,7 @@
 #include "daemon/splice.h"
 #include "daemon/tls.h"
 #include "daemon/verbs.h"
+#include "daemon/version.h"
 #include "daemon/watch.h"
 
 /* Pending jobs beyond this get ERR 429 rather than unbounded memory. */
@@ -144,8 +148,6 @@ daemonize_finish(void)
 	ready_fd = -1;
 }
 
-static void	drain_begin(void);
-
 static void
 on_terminate(evutil_socket_t sig, short what, void *arg)
 {
@@ -157,10 +159,7 @@ on_terminate(evutil_socket_t sig, short what, void *arg)
 		event_base_loopbreak(srv.base);
 		return;
 	}
-	drain_begin();
-	/* Logged once the listeners are closed: readers may rely on it. */
-	log_notice("received %s, draining (at most %d s)", strsignal((int)sig),
-	    srv.cfg->limits.shutdown_timeout_s);
+	drain_begin((int)sig);
 }
 WATCH_EVENT_CB(terminate_cb, on_terminate, NULL)
 
@@ -201,67 +200,6 @@ on_sigchld(evutil_socket_t sig, short what, void *arg)
 	children_reap();
 }
 WATCH_EVENT_CB(sigchld_cb, on_sigchld, NULL)
-
-/* Drain: poll for the end of running work, bounded by the deadline. */
-static struct event	*drain_tick, *drain_deadline;
-static int		 drain_killed;
-static long long	 drain_end_ms;	/* start + shutdown_timeout_s */
-
-static void
-drain_check(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	(void)arg;
-	if (conn_busy_count() == 0 && children_running() == 0)
-		event_base_loopbreak(srv.base);
-}
-WATCH_EVENT_CB(drain_check_cb, drain_check, NULL)
-
-static void
-drain_expire(evutil_socket_t fd, short what, void *arg)
-{
-	struct timeval tv = { 1, 0 };
-
-	(void)fd;
-	(void)what;
-	(void)arg;
-	if (drain_killed) {
-		event_base_loopbreak(srv.base);
-		return;
-	}
-	log_warnx("shutdown_timeout_s reached with %d requests running; "
-	    "terminating %u children", conn_busy_count(), children_running());
-	drain_killed = 1;
-	children_signal(SIGTERM);
-	/* What ignores SIGTERM gets SIGKILL when the loop ends. */
-	if (evtimer_add(drain_deadline, &tv) != 0)
-		event_base_loopbreak(srv.base);
-}
-WATCH_EVENT_CB(drain_expire_cb, drain_expire, NULL)
-
-static void
-drain_begin(void)
-{
-	struct timeval tick = { 0, 50000 };
-	struct timeval dl = { srv.cfg->limits.shutdown_timeout_s, 0 };
-
-	srv.draining = 1;
-	drain_end_ms = mono_ms() + dl.tv_sec * 1000LL;
-	notify_stopping();
-	listen_free_all(&srv.listeners);
-	control_close();
-	conn_drain_all();
-	drain_tick = event_new(srv.base, -1, EV_PERSIST, drain_check_cb, NULL);
-	drain_deadline = evtimer_new(srv.base, drain_expire_cb, NULL);
-	if (drain_tick == NULL || drain_deadline == NULL ||
-	    event_add(drain_tick, &tick) != 0 ||
-	    evtimer_add(drain_deadline, &dl) != 0) {
-		/* Nothing could end the drain: end it now, as a 2nd signal. */
-		log_warnx("cannot time the drain; exiting now");
-		event_base_loopbreak(srv.base);
-	}
-}
 
 /*
  * A path as given, made absolute against the directory we start in: the
@@ -336,22 +274,17 @@ shutdown_all(int report)
 	if (report && srv.base != NULL)
 		resource_report_open();
 	listen_free_all(&srv.listeners);
+	metrics_shutdown();
 	control_close();
 	conn_close_all();
 	children_shutdown();
 	/* Jobs get what is left of the drain deadline (a second signal: 0). */
-	if (srv.base != NULL) {
-		long long left = drain_end_ms - mono_ms();
-
-		pool_shutdown(!srv.draining ? 1000 : left > 0 ? (int)left : 0);
-	}
+	if (srv.base != NULL)
+		pool_shutdown(!srv.draining ? 1000 : (int)drain_left_ms());
 	dfnative_shutdown();
 	reload_shutdown();
 	notify_shutdown();
-	if (drain_tick != NULL)
-		event_free(drain_tick);
-	if (drain_deadline != NULL)
-		event_free(drain_deadline);
+	drain_shutdown();
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		if (sigs[i] != NULL) {
 			event_free(sigs[i]);
@@ -405,11 +338,16 @@ static const stats_section_fn report_sections[] = {
 static void
 status_text(char *buf, size_t size)
 {
+	if (srv.draining) {
+		drain_status(buf, size);
+		return;
+	}
 	snprintf(buf, size, "%u connections (%u echo, %u broker, %u "
-	    "control), generation %lu", conn_count(),
+	    "control, %u metrics), generation %lu", conn_count(),
 	    conn_count_service(SERVICE_ECHO),
 	    conn_count_service(SERVICE_BROKER),
-	    conn_count_service(SERVICE_CONTROL), srv.generation);
+	    conn_count_service(SERVICE_CONTROL),
+	    conn_count_service(SERVICE_METRICS), srv.generation);
 }
 
 static int	exit_status;
@@ -451,6 +389,7 @@ startup_done(int ok)
 	}
 	/* "listening on" lines first: readers of the pidfile expect them. */
 	listen_enable(&srv.listeners);
+	fdlimit_check(srv.cfg);
 	if (pidfile != NULL && pidfile_write(pidfile) != 0) {
 		exit_status = 1;
 		event_base_loopbreak(srv.base);
@@ -522,6 +461,7 @@ start_loop(void)
 	/* What commands leave behind becomes ours to kill and reap. */
 	(void)orphans_init();
 	listen_init(srv.base, conn_accept, services);
+	metrics_init(srv.base);
 	control_init(conn_accept_local, &session_control_service);
 	child_init(srv.base);
 	dfnative_init(srv.base);
@@ -568,7 +508,7 @@ brokerd_main(int argc, char *argv[])
 			test = 1;
 			break;
 		case 'V':
-			printf("brokerd %s\n", PACKAGE_VERSION);
+			version_print(stdout);
 			return 0;
 		default:
 			usage(2);

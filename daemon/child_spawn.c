@@ -8,6 +8,7 @@
 #include "autoconf.h"
 
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -264,6 +265,16 @@ child_exec(const struct child_opts *o, int infd, int outfd, int errfd,
 	return r;
 }
 
+/* Whether a failed start was the directory's fault, not the program's. */
+static int
+cwd_failed(const struct child_opts *o)
+{
+	struct stat st;
+
+	return o->cwd != NULL && (stat(o->cwd, &st) != 0 ||
+	    !S_ISDIR(st.st_mode) || access(o->cwd, X_OK) != 0);
+}
+
 struct child *
 child_spawn(const struct child_opts *o, const struct child_cbs *cbs,
     void *arg, char *err, size_t errlen)
@@ -305,8 +316,15 @@ child_spawn(const struct child_opts *o, const struct child_cbs *cbs,
 	close_pipes(pin, pout, perr);
 	if (r != 0) {
 		stats_inc(STAT_children_failed);
-		snprintf(err, errlen, "%s: cannot execute %s: %s", o->name,
-		    prog, strerror(r));
+		if (cwd_failed(o)) {
+			/* cwd comes from the configuration: escaped. */
+			str_escape(prog, sizeof(prog), o->cwd, strlen(o->cwd),
+			    80);
+			snprintf(err, errlen, "%s: cannot change to %s: %s",
+			    o->name, prog, strerror(r));
+		} else
+			snprintf(err, errlen, "%s: cannot execute %s: %s",
+			    o->name, prog, strerror(r));
 		child_release(c);
 		errno = r;
 		return NULL;

@@ -45,6 +45,8 @@ config_service_name(enum service_id s)
 		return "broker";
 	case SERVICE_CONTROL:
 		return "control";
+	case SERVICE_METRICS:
+		return "metrics";
 	case SERVICE_N:
 		break;
 	}
@@ -113,9 +115,13 @@ load_listen(struct loader *ld, struct config *c, const config_setting_t *list)
 				} else if (strcmp(str, "broker") == 0) {
 					ls.service = SERVICE_BROKER;
 					have_service = 1;
+				} else if (strcmp(str, "metrics") == 0) {
+					ls.service = SERVICE_METRICS;
+					have_service = 1;
 				} else {
 					settings_error(ld, m, "unknown service "
-					    "\"%s\" (echo or broker)", str);
+					    "\"%s\" (echo, broker or metrics)",
+					    str);
 					ok = 0;
 				}
 			} else if (strcmp(key, "address") == 0) {
@@ -396,6 +402,7 @@ static const struct {
 	L(request_timeout_s, 1, 86400),
 	L(command_timeout_s, 1, 86400),
 	L(shutdown_timeout_s, 1, 3600),
+	L(drain_delay_s, 0, 3600),
 #undef L
 };
 
@@ -445,7 +452,8 @@ set_defaults(struct config *c)
 	c->slow_callback_ms = 100;
 	c->log_level = LOG_INFO;
 	c->log_facility = LOG_DAEMON;
-	c->limits = (struct limits){ 1024, 64, 32, 1024, 300, 10, 30, 10 };
+	/* drain_delay_s 5 covers contrib/haproxy's checks (1 s, fall 2). */
+	c->limits = (struct limits){ 1024, 64, 32, 1024, 300, 10, 30, 10, 5 };
 	c->commands = xcalloc(2, sizeof(*c->commands));
 	c->ncommands = 2;
 	c->commands[0].name = xstrdup("df");

@@ -10,7 +10,8 @@
 #include "daemon/settings.h"
 #include "daemon/tls.h"
 
-enum service_id { SERVICE_ECHO, SERVICE_BROKER, SERVICE_CONTROL, SERVICE_N };
+enum service_id { SERVICE_ECHO, SERVICE_BROKER, SERVICE_CONTROL,
+	SERVICE_METRICS, SERVICE_N };
 
 struct listen_spec {
 	enum service_id	 service;
@@ -32,6 +33,7 @@ struct limits {
 	int	request_timeout_s;
 	int	command_timeout_s;
 	int	shutdown_timeout_s;
+	int	drain_delay_s;
 };
 
 struct config {

@@ -75,6 +75,7 @@ conn_new(const struct service *svc, evutil_socket_t fd, const char *peer,
 	snprintf(c->ctx, sizeof(c->ctx), "%s %s", config_service_name(svc->id),
 	    peer);
 	c->idle_s = srv.cfg->limits.idle_timeout_s;
+	c->rx_ms = mono_ms();
 	if (tls != NULL)
 		c->xport = xport_tls_new(srv.base, tls, fd, sa, salen,
 		    c->idle_s, srv.cfg->limits.request_timeout_s, c->ctx,
@@ -109,24 +110,6 @@ conn_new(const struct service *svc, evutil_socket_t fd, const char *peer,
 	}
 }
 
-/*
- * A refused broker client is told why: one line the socket takes at once
- * (nothing was written before), then our end is shut; what it sent is
- * dropped so that the close sends no reset over the line.
- */
-static void
-refuse_line(evutil_socket_t fd, const char *line)
-{
-	char	buf[512];
-	int	i;
-
-	if (write(fd, line, strlen(line)) < 0)
-		return;
-	(void)shutdown(fd, SHUT_WR);
-	for (i = 0; i < 8 && read(fd, buf, sizeof(buf)) > 0; i++)
-		;
-}
-
 void
 conn_accept(struct listener *l, evutil_socket_t fd,
     const struct sockaddr *sa, int socklen)
@@ -135,17 +118,23 @@ conn_accept(struct listener *l, evutil_socket_t fd,
 	struct admit_slot	 slot;
 	char			 peer[ADDR_STRLEN];
 	int			 on = 1, lowat = NOTSENT_LOWAT;
+	/* A TLS client would read plain text as a broken record. */
+	int			 plain_broker = svc->id == SERVICE_BROKER &&
+			    (l->spec == NULL || l->spec->tls == NULL);
 
 	addr_format(sa, (socklen_t)socklen, peer, sizeof(peer));
-	switch (admit_check(l, sa, peer, &srv.cfg->limits, srv.draining,
-	    &slot)) {
+	/* Listeners hand over only what the drain serves (drain.h). */
+	switch (admit_check(l, sa, peer, &srv.cfg->limits, 0, &slot)) {
 	case ADMIT_OK:
 		break;
 	case ADMIT_DENIED:
-		/* A TLS client would read plain text as a broken record. */
-		if (svc->id == SERVICE_BROKER &&
-		    (l->spec == NULL || l->spec->tls == NULL))
-			refuse_line(fd, "ERR 403 access denied\n");
+		if (plain_broker)
+			admit_tell(fd, "ERR 403 access denied\n");
+		/* FALLTHROUGH */
+	case ADMIT_TOO_MANY:
+		if (plain_broker)
+			admit_tell(fd, "ERR 429 too many connections from "
+			    "your address\n");
 		/* FALLTHROUGH */
 	default:
 		close(fd);
@@ -170,7 +159,7 @@ conn_accept_local(const struct service *svc, evutil_socket_t fd,
 {
 	struct admit_slot slot;
 
-	if (admit_check(NULL, NULL, peer, &srv.cfg->limits, srv.draining,
+	if (admit_check(NULL, NULL, peer, &srv.cfg->limits, 0,
 	    &slot) != ADMIT_OK) {
 		close(fd);
 		return;
@@ -188,6 +177,12 @@ conn_drain_all(void)
 		if (c->svc->drain != NULL)
 			c->svc->drain(c);
 	}
+}
+
+int
+conn_recent(const struct conn *c)
+{
+	return mono_ms() - c->rx_ms < CONN_DRAIN_QUIET_MS;
 }
 
 int
@@ -252,6 +247,16 @@ unsigned
 conn_count_service(enum service_id id)
 {
 	return nconns_svc[id];
+}
+
+void
+conn_count_other(enum service_id id, int delta)
+{
+	nconns += (unsigned)delta;
+	nconns_svc[id] += (unsigned)delta;
+	/* A paused listener may be waiting for exactly this fd. */
+	if (delta < 0)
+		listen_resume();
 }
 
 void

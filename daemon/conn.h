@@ -29,7 +29,10 @@ struct service {
 	int		(*start)(struct conn *);
 	/* The drain began (may be NULL). */
 	void		(*drain)(struct conn *);
-	/* Whether it holds the drain: a request or a flush in progress. */
+	/*
+	 * Whether it holds the drain: a request or a flush in progress, or
+	 * a first request that may still come (conn_recent).
+	 */
 	int		(*busy)(struct conn *);
 	/* The connection is closing: free what start() made. */
 	void		(*free)(struct conn *);
@@ -46,6 +49,7 @@ struct conn {
 	int			 idle_s;	/* its transport's timeout */
 	unsigned long long	 bytes_in;
 	unsigned long long	 bytes_out;
+	long long		 rx_ms;		/* accepted; bytes last read */
 	int			 closed;
 	/* Lists with cn: entries, to ask again once TLS names the peer. */
 	struct acl		*allow, *deny;
@@ -65,12 +69,26 @@ void	 conn_broken(struct conn *, const char *what);
 /* For watch.h: the context of a callback whose argument is a conn. */
 const char *conn_ctx(void *conn);
 
+/*
+ * The drain waits for the first request of a connection (for echo: its
+ * data) while its client connected or last sent bytes less than this
+ * long ago: a balancer sends a request right after it connects.
+ */
+#define CONN_DRAIN_QUIET_MS	1000
+/* Whether c's client connected or sent within CONN_DRAIN_QUIET_MS. */
+int	 conn_recent(const struct conn *);
+
 /* The drain: every service's drain hook; then how many are busy. */
 void	 conn_drain_all(void);
 int	 conn_busy_count(void);
 void	 conn_close_all(void);
 unsigned conn_count(void);
 unsigned conn_count_service(enum service_id);
+/*
+ * A connection served outside conn.c (metrics: evhttp's) opened (+1) or
+ * closed (-1): counted in connections and connections.<service>.
+ */
+void	 conn_count_other(enum service_id, int delta);
 void	 conn_foreach(void (*fn)(const struct conn *, void *), void *arg);
 /* connections, connections.<service>, tls_connections for STATS. */
 void	 conn_report(struct stats_out *);

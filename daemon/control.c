@@ -23,11 +23,13 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "daemon/admit.h"
 #include "daemon/control.h"
 #include "daemon/listen.h"
 #include "daemon/safepath.h"
 
 #define SOCK_NAME	"s"	/* inside the private directory */
+#define REFUSED		"ERR 403 not permitted\n"	/* to a peer refused */
 
 static control_accept_fn	 accept_fn;
 static const struct service	*control_svc;
@@ -76,6 +78,7 @@ control_accept(struct listener *l, evutil_socket_t fd,
 	    (cgid == (gid_t)-1 || cred.gid != cgid)) {
 		log_notice("control: refusing %s (gid %u)", peer,
 		    (unsigned)cred.gid);
+		admit_tell(fd, REFUSED);
 		close(fd);
 		return;
 	}
@@ -308,7 +311,7 @@ int
 control_reconcile(const struct config *cfg, char *err, size_t errlen)
 {
 	char	proc[64];
-	int	fd;
+	int	fd, r;
 
 	/* Disabled so far: try again, but do not fail the reload for it. */
 	if (cpath == NULL) {
@@ -316,8 +319,19 @@ control_reconcile(const struct config *cfg, char *err, size_t errlen)
 			log_warnx("control socket disabled: %s", err);
 		return 0;
 	}
-	if (strcmp(cpath, cfg->control_path) != 0)
-		return open_socket(cfg, err, errlen);
+	/*
+	 * A new path that cannot be opened is a warning, as at start-up:
+	 * the socket in use stays, and the next reload tries again.  Only
+	 * another daemon's live socket fails the reload (and start-up).
+	 */
+	if (strcmp(cpath, cfg->control_path) != 0) {
+		if ((r = open_socket(cfg, err, errlen)) == -1) {
+			log_warnx("control socket not moved, %s kept: %s",
+			    clev->name, err);
+			return 0;
+		}
+		return r;
+	}
 	/* Same socket: adjust it in place, never rebind our own. */
 	if (cmode == cfg->control_mode && (cfg->control_gid == (gid_t)-1 ||
 	    cfg->control_gid == cgid))

@@ -24,7 +24,8 @@ void	control_init(control_accept_fn fn, const struct service *svc);
  */
 int	control_open(const struct config *, char *err, size_t errlen);
 /*
- * A new path: opens it, then closes the old one (kept on failure).  The
+ * A new path: opens it, then closes the old one (kept on failure, which
+ * is logged, not returned, unless another daemon answers there).  The
  * same path: mode and group are changed in place, on the inode we made,
  * never through a name that may lead elsewhere by now.  No socket yet
  * (disabled): tries to open one, logging a failure without returning it.

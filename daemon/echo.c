@@ -24,7 +24,7 @@
 
 struct echo {
 	struct evbuffer		*buf;	/* bytes the peer has not taken yet */
-	int			 eof;	/* no more reading: EOF or draining */
+	int			 eof;	/* no more reading: EOF */
 	int			 paused; /* reading stopped by backpressure */
 	int			 writing; /* write interest is armed */
 };
@@ -102,7 +102,7 @@ echo_flush(struct conn *c)
 	return echo_settle(c);
 }
 
-/* The peer is done sending, or we are shutting down: flush, then close. */
+/* The peer is done sending: flush, then close. */
 static void
 echo_stop_reading(struct conn *c)
 {
@@ -148,6 +148,7 @@ echo_on_read(short what, void *arg)
 		return;
 	}
 	c->bytes_in += (unsigned long long)n;
+	c->rx_ms = mono_ms();
 	if (log_enabled(LOG_DEBUG))
 		log_ctx(LOG_DEBUG, c->ctx, "received %zd bytes", n);
 	if (evbuffer_get_length(e->buf) > 0) {
@@ -188,20 +189,16 @@ WATCH_XPORT_CB(echo_write_cb, echo_on_write, conn_ctx)
 
 static const struct xport_cbs echo_cbs = { echo_read_cb, echo_write_cb };
 
-/* Shutdown: stop reading, give back what was received, then close. */
-static void
-echo_drain(struct conn *c)
-{
-	struct echo *e = c->state;
-
-	if (!e->eof)
-		echo_stop_reading(c);
-}
-
+/*
+ * The drain waits while bytes are owed to the client, and while it is
+ * still sending: one that connected just before gets its data back.
+ */
 static int
 echo_busy(struct conn *c)
 {
-	return evbuffer_get_length(((struct echo *)c->state)->buf) > 0;
+	struct echo *e = c->state;
+
+	return evbuffer_get_length(e->buf) > 0 || (!e->eof && conn_recent(c));
 }
 
 static void
@@ -230,5 +227,5 @@ echo_start(struct conn *c)
 }
 
 const struct service echo_service = {
-	SERVICE_ECHO, echo_start, echo_drain, echo_busy, echo_free
+	SERVICE_ECHO, echo_start, NULL, echo_busy, echo_free
 };

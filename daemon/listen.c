@@ -25,6 +25,7 @@
 
 #define BACKOFF_MS	100
 #define EMFILE_LOG_S	10
+#define QUEUE_MAX	4096	/* accepted at close, per listener: SOMAXCONN */
 
 static struct event_base	*lbase;
 static listen_accept_fn		 accept_fn;
@@ -33,6 +34,7 @@ static LIST_HEAD(, listener)	 all_listeners =
     LIST_HEAD_INITIALIZER(all_listeners);
 static long long		 last_emfile_log_ms = -EMFILE_LOG_S * 1000LL;
 static unsigned long long	 emfile_suppressed;
+static const struct listen_takeover *takeover[SERVICE_N];
 
 void
 listen_init(struct event_base *base, listen_accept_fn fn,
@@ -41,6 +43,12 @@ listen_init(struct event_base *base, listen_accept_fn fn,
 	lbase = base;
 	accept_fn = fn;
 	services = svcs;
+}
+
+void
+listen_set_takeover(enum service_id id, const struct listen_takeover *t)
+{
+	takeover[id] = t;
 }
 
 static const char *
@@ -388,6 +396,9 @@ listen_bind(const struct listen_spec *spec, const struct listen_addrs *addrs,
 			goto fail;
 		}
 		TAILQ_INSERT_TAIL(&opened, l, entry);
+		if (takeover[spec->service] != NULL &&
+		    takeover[spec->service]->attach(l, err, errlen) != 0)
+			goto fail;
 		if (adopted)
 			log_info("adopted socket %s from systemd (%s)",
 			    l->name, config_service_name(spec->service));
@@ -497,7 +508,10 @@ void
 listen_free(struct listener *l)
 {
 	LIST_REMOVE(l, all);
-	evconnlistener_free(l->lev);
+	if (l->taken != NULL)
+		takeover[l->service]->detach(l);
+	else
+		evconnlistener_free(l->lev);
 	event_free(l->backoff);
 	free(l->address);
 	free(l);
@@ -512,6 +526,55 @@ listen_free_all(struct listener_list *list)
 		TAILQ_REMOVE(list, l, entry);
 		listen_free(l);
 	}
+}
+
+/* Accepts what waits in l's queue; returns how many. */
+static int
+listener_take_queue(struct listener *l)
+{
+	struct sockaddr_storage	ss;
+	socklen_t		len;
+	int			fd, lfd, n = 0, tries;
+
+	lfd = evconnlistener_get_fd(l->lev);
+	for (tries = 0; tries < QUEUE_MAX; tries++) {
+		len = sizeof(ss);
+		fd = accept4(lfd, (struct sockaddr *)&ss, &len,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			/* Reset while it waited: the next one. */
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK) {
+				stats_inc(STAT_accept_errors);
+				log_warnx("accept on %s: %s; closing it with "
+				    "connections in its queue", l->name,
+				    strerror(errno));
+			}
+			break;
+		}
+		n++;
+		l->accept(l, fd, (struct sockaddr *)&ss, (int)len);
+	}
+	if (n > 0)
+		log_info("took %d connections from the queue of %s (%s)", n,
+		    l->name, config_service_name(l->service));
+	return n;
+}
+
+int
+listen_free_all_queued(struct listener_list *list)
+{
+	struct listener	*l;
+	int		 n = 0;
+
+	while ((l = TAILQ_FIRST(list)) != NULL) {
+		TAILQ_REMOVE(list, l, entry);
+		evconnlistener_disable(l->lev);
+		n += listener_take_queue(l);
+		listen_free(l);
+	}
+	return n;
 }
 
 void

@@ -29,6 +29,7 @@ struct listen_gate {
 	long long	 rate_ms;	/* when tokens were last added */
 	long long	 rate_tokens;	/* connections, in thousandths */
 	int		 rate_limiting;	/* refusing: an episode */
+	long long	 rate_refused_ms; /* the last refusal */
 };
 
 #define LISTEN_NAMELEN	256
@@ -47,6 +48,7 @@ struct listener {
 	int			 paused;
 	int			 adopted;	/* passed by systemd */
 	int			 keep;		/* listen_reconcile_*() only */
+	void			*taken;		/* its takeover's state */
 	/* Its entry in the current config (NULL: the control socket). */
 	const struct listen_spec *spec;
 	size_t			 spec_i;	/* its index there */
@@ -69,6 +71,19 @@ struct listen_addrs {
  */
 void	listen_init(struct event_base *, listen_accept_fn fn,
 	    const struct service *const *services);
+/*
+ * A service that accepts by itself (metrics: evhttp does) takes each of
+ * its listeners over once it is bound: attach gives it l->lev (and sets
+ * l->taken), or fails (-1, err says why: the bind fails); detach, when
+ * the listener closes, frees l->lev.  The listener keeps the rest: its
+ * name, its place in reloads, its pause and backoff on accept errors.
+ * l->accept is then the takeover's too, for what is accepted past it.
+ */
+struct listen_takeover {
+	int	(*attach)(struct listener *, char *err, size_t errlen);
+	void	(*detach)(struct listener *);
+};
+void	listen_set_takeover(enum service_id, const struct listen_takeover *);
 /* getaddrinfo for spec; blocking and thread-safe: run it in the pool. */
 int	listen_resolve(const struct listen_spec *, struct listen_addrs *,
 	    char *err, size_t errlen);
@@ -110,6 +125,13 @@ struct listener *listen_wrap(evutil_socket_t fd, enum service_id,
 	    const struct service *, const char *name, listen_accept_fn fn);
 void	listen_free(struct listener *);
 void	listen_free_all(struct listener_list *);
+/*
+ * The same, but first each listener's queue is accepted and handed on as
+ * usual: closing a listener resets the connections still in its queue,
+ * which their clients (a load balancer) took as established.  Returns
+ * how many it took.
+ */
+int	listen_free_all_queued(struct listener_list *);
 /* A connection closed: give every paused listener another chance now. */
 void	listen_resume(void);
 

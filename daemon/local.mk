@@ -14,12 +14,17 @@ daemon_libbrokerd_a_SOURCES = \
 	daemon/config.c daemon/config.h \
 	daemon/config_cmd.c daemon/config_cmd.h \
 	daemon/admit.c daemon/admit.h \
+	daemon/audit.c daemon/audit.h \
 	daemon/conn.c daemon/conn.h \
 	daemon/control.c daemon/control.h \
 	daemon/dfgnu.c daemon/dfgnu.h \
 	daemon/dfnative.c daemon/dfnative.h \
+	daemon/drain.c daemon/drain.h \
 	daemon/echo.c daemon/echo.h \
+	daemon/fdlimit.c daemon/fdlimit.h \
 	daemon/listen.c daemon/listen.h \
+	daemon/metrics.c daemon/metrics.h \
+	daemon/metrics_text.c daemon/metrics_text.h \
 	daemon/notify.c daemon/notify.h \
 	daemon/orphans.c daemon/orphans.h \
 	daemon/pidfile.c daemon/pidfile.h \
@@ -37,6 +42,7 @@ daemon_libbrokerd_a_SOURCES = \
 	daemon/splice.c daemon/splice.h \
 	daemon/stats.c daemon/stats.h \
 	daemon/verbs.c daemon/verbs.h \
+	daemon/version.c daemon/version.h \
 	daemon/watch.c daemon/watch.h \
 	daemon/xport.h daemon/xport_plain.c \
 	daemon/tls.h daemon/tls_conf.c daemon/tls_ctx.c

@@ -38,6 +38,8 @@ static struct waiter_list	next = TAILQ_HEAD_INITIALIZER(next);
 static struct waiter_list	refused = TAILQ_HEAD_INITIALIZER(refused);
 static struct event		*refused_ev;
 static int			running, again;
+/* Who asked for the reload running, and for the one due after it. */
+static char			who_now[96], who_next[96];
 
 static void	reload_start(void);
 
@@ -265,13 +267,13 @@ reload_done(struct pool_job *pj)
 		apply_settings(srv.cfg);
 		srv.generation++;
 		stats_inc(STAT_reloads_ok);
-		log_notice("reloaded configuration (generation %lu)%s",
-		    srv.generation, restart ? "; user and group take effect "
-		    "only at a restart" : "");
+		log_notice("reloaded configuration (generation %lu), asked "
+		    "by %s%s", srv.generation, who_now, restart ? "; user and "
+		    "group take effect only at a restart" : "");
 	} else {
 		stats_inc(STAT_reloads_failed);
-		log_err("reload failed; still serving generation %lu",
-		    srv.generation);
+		log_err("reload failed; still serving generation %lu (asked "
+		    "by %s)", srv.generation, who_now);
 	}
 	job_free(rj, 0);
 	notify_ready();
@@ -281,6 +283,8 @@ reload_done(struct pool_job *pj)
 	if (again && !srv.draining) {
 		again = 0;
 		TAILQ_CONCAT(&current, &next, entry);
+		snprintf(who_now, sizeof(who_now), "%s", who_next);
+		who_next[0] = '\0';
 		reload_start();
 	}
 }
@@ -313,7 +317,7 @@ reload_start(void)
 
 	rj->file = xstrdup(srv.config_file);
 	notify_reloading();
-	log_info("reloading %s", srv.config_file);
+	log_info("reloading %s, asked by %s", srv.config_file, who_now);
 	submit(rj);
 }
 
@@ -334,9 +338,17 @@ reload_start_initial(struct config *cfg, void (*done)(int))
 void
 reload_request(struct reload_waiter *w)
 {
+	const char *who = w != NULL && w->who != NULL ? w->who : "SIGHUP";
+
 	if (running) {
 		/* The running one may have read the file already. */
 		again = 1;
+		if (who_next[0] == '\0')
+			snprintf(who_next, sizeof(who_next), "%s", who);
+		else if (strstr(who_next, " and others") == NULL &&
+		    strcmp(who_next, who) != 0 &&
+		    strlen(who_next) + 12 < sizeof(who_next))
+			strcat(who_next, " and others");
 		if (w != NULL) {
 			TAILQ_INSERT_TAIL(&next, w, entry);
 			w->queued = 1;
@@ -347,6 +359,7 @@ reload_request(struct reload_waiter *w)
 		TAILQ_INSERT_TAIL(&current, w, entry);
 		w->queued = 1;
 	}
+	snprintf(who_now, sizeof(who_now), "%s", who);
 	reload_start();
 }
 

@@ -21,11 +21,15 @@ struct reload_waiter {
 	reload_fn			 fn;
 	void				*arg;
 	int				 queued;
+	const char			*who;	/* who asked, for the log */
 };
 
 /* Start-up: resolve and bind cfg's listeners; done(1) when serving. */
 void	reload_start_initial(struct config *cfg, void (*done)(int ok));
-/* A reload that starts after this call; w (may be NULL) hears the end. */
+/*
+ * A reload that starts after this call; w (may be NULL) hears the end.
+ * The log says who asked: w->who, or SIGHUP when there is no w.
+ */
 void	reload_request(struct reload_waiter *w);
 void	reload_cancel(struct reload_waiter *w);
 int	reload_busy(void);

@@ -35,6 +35,29 @@ render_stats(struct session *s)
 }
 
 void
+render_commands(struct session *s, const struct config *cfg)
+{
+	struct evbuffer	*buf;
+	char		 name[128];
+	size_t		 i;
+
+	if ((buf = evbuffer_new()) == NULL) {
+		reply_final(s, 500, "internal error: out of memory");
+		return;
+	}
+	for (i = 0; i < cfg->ncommands; i++) {
+		str_escape(name, sizeof(name), cfg->commands[i].name,
+		    strlen(cfg->commands[i].name), 64);
+		evbuffer_add_printf(buf, "%s\t%s\t%s\n", name,
+		    cfg->commands[i].input ? "yes" : "no",
+		    cfg->commands[i].output == OUTPUT_DF ? "df" : "raw");
+	}
+	reply_data(s, buf);
+	evbuffer_free(buf);
+	reply_final(s, 0, "%zu", cfg->ncommands);
+}
+
+void
 render_table(struct session *s, const struct df_table *t,
     const char *warning)
 {

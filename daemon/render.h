@@ -9,6 +9,8 @@
 #include "daemon/session_int.h"
 
 void	render_stats(struct session *);
+/* COMMANDS: "name<TAB>input<TAB>output" per command of cfg, "OK <n>". */
+void	render_commands(struct session *, const struct config *cfg);
 /* The table, then "OK <rows>", with the warning if there is one. */
 void	render_table(struct session *, const struct df_table *,
 	    const char *warning);

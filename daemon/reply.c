@@ -8,6 +8,7 @@
 
 #include "common/log.h"
 #include "common/proto.h"
+#include "daemon/audit.h"
 #include "daemon/reply.h"
 #include "daemon/stats.h"
 #include "daemon/xport.h"
@@ -30,17 +31,19 @@ reply_vfinal(struct session *s, int code, const char *fmt, va_list ap)
 	char text[512];
 
 	vsnprintf(text, sizeof(text), fmt, ap);
+	audit_open(s);
 	/* bytes_out counts what is queued for the client. */
 	if (code == 0)
 		s->conn->bytes_out += (unsigned long long)evbuffer_add_printf(
 		    s->out, text[0] ? "OK %s\n" : "OK\n", text);
 	else {
-		stats_count_error(code);
+		/* An abandoned request is counted as such (session.c). */
+		if (!s->abandoned)
+			stats_count_error(code);
 		s->conn->bytes_out += (unsigned long long)evbuffer_add_printf(
 		    s->out, "ERR %d %s\n", code, text);
-		log_ctx(code >= 500 ? LOG_WARNING : LOG_INFO, s->conn->ctx,
-		    "ERR %d %s", code, text);
 	}
+	audit_end(s, code, text);
 }
 
 /*
@@ -51,12 +54,14 @@ void
 reply_data(struct session *s, struct evbuffer *buf)
 {
 	char	hdr[PROTO_DATA_HDR_MAX];
-	size_t	n;
+	size_t	n, hlen;
 
 	while ((n = evbuffer_get_length(buf)) > 0) {
 		if (n > PROTO_MAX_FRAME)
 			n = PROTO_MAX_FRAME;
-		evbuffer_add(s->out, hdr, proto_data_header(hdr, n));
+		hlen = proto_data_header(hdr, n);
+		evbuffer_add(s->out, hdr, hlen);
+		s->conn->bytes_out += hlen;
 		if (n <= COPY_MAX) {
 			evbuffer_add(s->out, evbuffer_pullup(buf,
 			    (ev_ssize_t)n), n);

@@ -7,6 +7,12 @@
 #include "daemon/config.h"
 #include "daemon/listen.h"
 
+/*
+ * The drain (drain.h): not draining; failing health checks, still
+ * serving (limits.drain_delay_s); listeners closed, finishing.
+ */
+enum drain_phase { DRAIN_NONE, DRAIN_DELAY, DRAIN_CLOSING };
+
 struct server {
 	struct event_base	*base;
 	struct config		*cfg;		/* the current snapshot */
@@ -14,7 +20,7 @@ struct server {
 	const char		*config_file;
 	int			 foreground;
 	int			 debug;
-	int			 draining;
+	enum drain_phase	 draining;
 	long long		 start_ms;
 	struct listener_list	 listeners;
 };

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <strings.h>
 
@@ -29,6 +30,8 @@
 
 #define FIRST_READ	4096		/* read when readable; full: more? */
 #define WRITE_MAX	(256 * 1024)	/* per write callback */
+#define PROBE_MS	250		/* a client at EOF, a request running */
+#define PROBE		"DATA 0\n"	/* an empty frame: carries nothing */
 
 static void	session_process(struct session *);
 static void	session_fail(struct session *, int, const char *, ...)
@@ -67,6 +70,72 @@ read_stop(struct session *s, enum rmode m)
 	if (s->rmode == m)
 		(void)read_mode(s, READ_OFF);
 }
+
+/*
+ * The client went away while a request ran for it: counted once, and
+ * logged once, with what ran; the caller stops the request.
+ */
+static void
+session_abandon(struct session *s, const char *why)
+{
+	if (!s->running || s->abandoned)
+		return;
+	stats_inc(STAT_requests_abandoned);
+	if (s->child != NULL) {
+		char text[160];
+
+		snprintf(text, sizeof(text), "%s; SIGTERM to %s's process "
+		    "group (pid %d)", why, s->cmd->name,
+		    (int)child_pid(s->child));
+		audit_abandon(s, text);
+	} else
+		audit_abandon(s, why);
+	s->abandoned = 1;
+}
+
+void
+session_gone(struct session *s, const char *what)
+{
+	int e = errno;
+
+	session_abandon(s, "client went away");
+	errno = e;
+	conn_broken(s->conn, what);
+}
+
+/*
+ * A client at EOF while its request runs either only shut down its
+ * sending side and still reads (brokerctl does, after END), or is gone.
+ * Only a write tells them apart: a closed socket answers it with a
+ * reset, and the write after that fails.  So while the request runs,
+ * an empty frame goes out every PROBE_MS when nothing else is pending.
+ */
+static void
+session_probe(struct session *s)
+{
+	struct timeval tv = { 0, PROBE_MS * 1000 };
+
+	if (!s->running || s->closing || !s->eof)
+		return;
+	if (evbuffer_get_length(s->out) == 0) {
+		evbuffer_add(s->out, PROBE, sizeof(PROBE) - 1);
+		s->conn->bytes_out += sizeof(PROBE) - 1;
+		if (reply_kick(s) != 0)
+			return;
+	}
+	if (evtimer_add(s->probe, &tv) != 0)
+		log_ctx(LOG_ERR, s->conn->ctx, "cannot time the probe of a "
+		    "client at EOF; a client gone goes unnoticed");
+}
+
+static void
+session_probe_timer(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	session_probe(arg);
+}
+WATCH_EVENT_CB(session_probe_cb, session_probe_timer, session_ctx)
 
 /* A framing error: answer, then close once the answer is out. */
 static void
@@ -202,6 +271,11 @@ again:
 	while (evbuffer_get_length(in) > 0 && session_can_consume(s)) {
 		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
 			break;
+		/* Where a request line may start, for its audit line. */
+		if (s->input == INPUT_NONE && s->parser.linelen == 0 &&
+		    !proto_in_frame(&s->parser))
+			s->line_in = s->conn->bytes_in -
+			    evbuffer_get_length(in);
 		n = proto_feed(&s->parser, v.iov_base, v.iov_len, &ev);
 		if (ev.kind == PROTO_DATA && ev.len > 0 &&
 		    s->input == INPUT_FORWARD && s->child != NULL &&
@@ -252,9 +326,13 @@ again:
 		if (s->input == INPUT_DISCARD && !s->running)
 			s->input = INPUT_NONE;
 		if (s->input != INPUT_NONE) {
+			/* Answered: the client may only have half-closed. */
+			session_abandon(s, "connection closed before END");
 			session_fail(s, 400, "connection closed before END");
 			return;
 		}
+		if (s->running && !evtimer_pending(s->probe, NULL))
+			session_probe(s);
 		if (!s->running && evbuffer_get_length(in) == 0) {
 			s->closing = 1;
 			s->wlow = 0;
@@ -348,7 +426,7 @@ session_read(short what, void *arg)
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EINTR)
 			return;
-		conn_broken(s->conn, "read");
+		session_gone(s, "read");
 		return;
 	}
 	/*
@@ -363,6 +441,7 @@ session_read(short what, void *arg)
 	    room < READ_MORE ? room : READ_MORE)) > 0)
 		n += more;
 	s->conn->bytes_in += (unsigned long long)n;
+	s->conn->rx_ms = mono_ms();
 	session_process(s);
 }
 WATCH_XPORT_CB(session_read_cb, session_read, session_ctx)
@@ -385,7 +464,7 @@ session_write(short what, void *arg)
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EINTR)
 			return;
-		conn_broken(s->conn, "write");
+		session_gone(s, "write");
 		return;
 	}
 	if (evbuffer_get_length(s->out) == 0) {
@@ -435,6 +514,8 @@ session_free(struct conn *c)
 	reload_cancel(&s->reload);
 	if (s->req_timer != NULL)
 		event_free(s->req_timer);
+	if (s->probe != NULL)
+		event_free(s->probe);
 	splice_close(s);
 	if (s->rbuf != NULL)
 		evbuffer_free(s->rbuf);
@@ -458,10 +539,12 @@ session_busy(struct conn *c)
 
 	/*
 	 * A refused request whose END never comes does not hold a drain; a
-	 * reply still in the output buffer does, or its end would be lost.
+	 * reply still in the output buffer does, or its end would be lost;
+	 * so does a first request that may still come (conn_recent).
 	 */
 	return s->running || s->input == INPUT_FORWARD ||
-	    evbuffer_get_length(s->out) > 0;
+	    evbuffer_get_length(s->out) > 0 || (s->requests == 0 &&
+	    !s->eof && !s->closing && conn_recent(c));
 }
 
 static int
@@ -478,11 +561,12 @@ session_start(struct conn *c, unsigned where)
 	proto_init(&s->parser, (size_t)srv.cfg->limits.max_line,
 	    PROTO_MAX_FRAME);
 	s->req_timer = evtimer_new(srv.base, session_req_timeout_cb, s);
+	s->probe = evtimer_new(srv.base, session_probe_cb, s);
 	s->rbuf = evbuffer_new();
 	s->in = evbuffer_new();
 	s->out = evbuffer_new();
-	if (s->req_timer == NULL || s->rbuf == NULL || s->in == NULL ||
-	    s->out == NULL)
+	if (s->req_timer == NULL || s->probe == NULL || s->rbuf == NULL ||
+	    s->in == NULL || s->out == NULL)
 		return -1;
 	xport_setcb(c->xport, &session_cbs, s);
 	s->rmode = READ_BUF;

@@ -10,6 +10,7 @@
 #include <event2/buffer.h>
 
 #include "common/log.h"
+#include "daemon/audit.h"
 #include "daemon/bufio.h"
 #include "daemon/child.h"
 #include "daemon/cmdaccess.h"
@@ -162,6 +163,7 @@ child_reply(struct session *s, struct child *ch)
 	char		 warning[400];
 	int		 st = child_wait_status(ch);
 
+	audit_status(s, st);
 	if (child_timed_out(ch)) {
 		int t = s->cmd->timeout_s > 0 ? s->cmd->timeout_s :
 		    s->cfg->limits.command_timeout_s;
@@ -218,8 +220,9 @@ session_child_start(struct session *s, const struct command_spec *cmd)
 	char		 err[512];
 	int		 code;
 
+	audit_command(s, cmd->name);
+	/* The audit line of reply_final() says why: no second log line. */
 	if ((code = cmdaccess_check(cmd, &peer, err, sizeof(err))) != 0) {
-		log_ctx(LOG_INFO, s->conn->ctx, "%s", err);
 		reply_final(s, code, "%s", err);
 		return;
 	}

@@ -22,6 +22,7 @@
 #include <event2/event.h>
 
 #include "common/proto.h"
+#include "daemon/audit.h"
 #include "daemon/config.h"
 #include "daemon/conn.h"
 #include "daemon/reload.h"
@@ -74,8 +75,13 @@ struct session {
 	struct event		*req_timer;
 	enum input		 input;
 	int			 running;	/* a request runs on */
+	unsigned long		 requests;	/* request lines so far */
 	int			 eof;
 	int			 closing;
+	int			 abandoned;	/* the client went away */
+	struct audit		 audit;		/* of the request running */
+	unsigned long long	 line_in;	/* input consumed before it */
+	struct event		*probe;	/* at EOF, while a request runs */
 	/* A command running for the request (session_child.c). */
 	struct config		*cfg;	/* held while it runs */
 	const struct command_spec *cmd;
@@ -93,5 +99,11 @@ struct session {
 	struct dfn_req		*dfn;		/* DF --native */
 	struct reload_waiter	 reload;	/* RELOAD */
 };
+
+/*
+ * The connection broke (what: "read", "write") with errno set: a request
+ * running for it is abandoned (counted, logged), and it is closed.
+ */
+void	session_gone(struct session *, const char *what);
 
 #endif

@@ -167,7 +167,7 @@ read_line_exact(struct session *s, int sfd)
 		if (n < 0 && errno == EAGAIN)
 			return SPLICE_WAIT_SOCKET;
 		if (n < 0) {
-			conn_broken(s->conn, "read");
+			session_gone(s, "read");
 			return SPLICE_GONE;
 		}
 		if (n == 0) {
@@ -272,7 +272,7 @@ splice_in(struct session *s)
 		if (errno == EINTR)
 			continue;
 		if (errno != EAGAIN) {
-			conn_broken(s->conn, "read");
+			session_gone(s, "read");
 			return SPLICE_GONE;
 		}
 		/* The staging pipe is full, or the socket dry: tell apart. */

@@ -25,6 +25,7 @@
 	X(bytes_out)							\
 	X(bytes_spliced)						\
 	X(requests)							\
+	X(requests_abandoned)						\
 	X(children_spawned)						\
 	X(children_failed)						\
 	X(children_killed)						\

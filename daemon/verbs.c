@@ -9,6 +9,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "daemon/audit.h"
 #include "daemon/dfnative.h"
 #include "daemon/reload.h"
 #include "daemon/render.h"
@@ -46,6 +47,7 @@ static void	verb_stats(struct session *, char **, int);
 static void	verb_sleep(struct session *, char **, int);
 static void	verb_reload(struct session *, char **, int);
 static void	verb_loglevel(struct session *, char **, int);
+static void	verb_commands(struct session *, char **, int);
 
 #define ANYWHERE	(VERB_BROKER | VERB_CONTROL)
 
@@ -61,6 +63,7 @@ static const struct verb verbs[] = {
 	    "SLEEP <0-" XSTR(SLEEP_MAX_MS) ">", verb_sleep },
 	{ "reload", 0, 0, VERB_CONTROL, 0, NULL, verb_reload },
 	{ "loglevel", 1, 1, VERB_CONTROL, 0, NULL, verb_loglevel },
+	{ "commands", 0, 0, ANYWHERE, 0, NULL, verb_commands },
 };
 #define NVERBS (sizeof(verbs) / sizeof(verbs[0]))
 
@@ -135,16 +138,20 @@ verbs_dispatch(struct session *s, char *line, size_t len)
 {
 	const struct verb	*v;
 	char			*w[3], esc[64];
-	int			 n, allowed;
+	int			 n, allowed, first;
 
 	if (memchr(line, '\0', len) != NULL) {
+		audit_begin(s, NULL, NULL, s->line_in);
+		s->requests++;
 		verb_count(NULL);
 		reply_final(s, 400, "NUL byte in request line");
 		return;
 	}
 	if ((n = split(line, w, 3)) == 0)
 		return;		/* blank lines are ignored */
+	first = s->requests++ == 0;
 	v = verb_find(w[0]);
+	audit_begin(s, w[0], n > 1 ? w[1] : NULL, s->line_in);
 	verb_count(v);
 	if (log_enabled(LOG_DEBUG)) {
 		str_escape(esc, sizeof(esc), w[0], strlen(w[0]), 32);
@@ -153,7 +160,16 @@ verbs_dispatch(struct session *s, char *line, size_t len)
 	allowed = v != NULL && verb_allowed(v, s);
 	if (allowed && v->input)
 		s->input = INPUT_DISCARD;	/* until END, unless taken */
-	if (srv.draining) {
+	/*
+	 * Draining: the health check fails from the start; the listeners
+	 * close later, and from then on only a connection's first request
+	 * is served (a balancer cannot retry it elsewhere).
+	 */
+	if (srv.draining && allowed && v->fn == verb_ping) {
+		reply_final(s, 503, "draining");
+		return;
+	}
+	if (srv.draining == DRAIN_CLOSING && !first) {
 		reply_final(s, 503, "shutting down");
 		return;
 	}
@@ -203,6 +219,14 @@ verb_stats(struct session *s, char **w, int nargs)
 	(void)w;
 	(void)nargs;
 	render_stats(s);
+}
+
+static void
+verb_commands(struct session *s, char **w, int nargs)
+{
+	(void)w;
+	(void)nargs;
+	render_commands(s, srv.cfg);
 }
 
 static void
@@ -296,8 +320,10 @@ reload_finished(int ok, unsigned long generation, const char *errors,
 
 	if (ok)
 		reply_final(s, 0, "generation %lu", generation);
-	else
+	else {
+		audit_logged(s);	/* reload.c logged each error */
 		reply_final(s, 500, "%s", errors);
+	}
 	verb_done(s);
 }
 
@@ -310,21 +336,30 @@ verb_reload(struct session *s, char **w, int nargs)
 	s->running = 1;
 	s->reload.fn = reload_finished;
 	s->reload.arg = s;
+	s->reload.who = s->conn->ctx;
 	reload_request(&s->reload);
 }
 
 static void
 verb_loglevel(struct session *s, char **w, int nargs)
 {
-	int level = log_levelbyname(w[1]);
+	char	names[128], esc[64];
+	size_t	len = 0;
+	int	level = log_levelbyname(w[1]), i;
 
 	(void)nargs;
 	if (level < 0 || level > LOG_DEBUG) {
-		reply_final(s, 400, "unknown log level");
+		for (i = LOG_EMERG; i <= LOG_DEBUG && len < sizeof(names); i++)
+			len += (size_t)snprintf(names + len, sizeof(names) -
+			    len, "%s%s", i > LOG_EMERG ? ", " : "",
+			    log_levelname(i));
+		str_escape(esc, sizeof(esc), w[1], strlen(w[1]), 32);
+		reply_final(s, 400, "unknown log level \"%s\"; one of %s",
+		    esc, names);
 		return;
 	}
 	log_setlevel(level);
-	log_notice("log level set to %s by %s", log_levelname(level),
-	    s->conn->ctx);
+	log_always(LOG_NOTICE, "log level set to %s by %s",
+	    log_levelname(level), s->conn->ctx);
 	reply_final(s, 0, "%s", log_levelname(level));
 }

@@ -95,6 +95,7 @@ watch_stop(long long t0)
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		d = (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec - t0;
 		st.calls++;
+		st.sum_ns += (unsigned long long)d;
 		for (b = 0; b < WATCH_NBUCKETS - 1 && d >= bucket_ns[b]; b++)
 			;
 		st.hist[b]++;
@@ -143,6 +144,12 @@ const char *
 watch_bucket_name(int i)
 {
 	return bucket_names[i];
+}
+
+long long
+watch_bucket_le_ns(int i)
+{
+	return i < WATCH_NBUCKETS - 1 ? bucket_ns[i] : -1;
 }
 
 /* Filled by constructors before main: no locking needed. */

@@ -24,6 +24,7 @@ struct watch_stats {
 	unsigned long long	 calls;
 	unsigned long long	 slow;
 	unsigned long long	 hist[WATCH_NBUCKETS];
+	unsigned long long	 sum_ns;	/* of every timed callback */
 	long long		 slowest_ns;
 	const char		*slowest_name;
 };
@@ -43,6 +44,8 @@ const char *watch_name(void (*fn)(void));
 /* How much of a wrapper's name is shown: all but its "_cb" suffix. */
 int	watch_shown_len(const char *name);
 const char *watch_bucket_name(int i);
+/* Bucket i's upper bound in nanoseconds; -1 for the last (no bound). */
+long long watch_bucket_le_ns(int i);
 /* Frees whatever is deferred; called at shutdown. */
 void	watch_flush(void);
 

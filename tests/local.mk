@@ -23,14 +23,17 @@ INTEGRATION_TESTS = tests/integration/test_echo \
 	tests/integration/test_lifecycle tests/integration/test_health \
 	tests/integration/test_abuse tests/integration/test_brokerctl \
 	tests/integration/test_files tests/integration/test_tls_client \
-	tests/integration/test_access \
+	tests/integration/test_access tests/integration/test_operator \
+	tests/integration/test_metrics tests/integration/test_drain \
 	tests/integration/test_tls
 
 # Shell tests, run as they are (#! line): no LOG_COMPILER.
 UNIT_SH_TESTS = tests/unit/test_completion.sh
 INTEGRATION_SH_TESTS = tests/integration/test_readme.sh \
-	tests/integration/test_docs.sh
+	tests/integration/test_docs.sh tests/integration/test_haproxy.sh
 EXTRA_DIST += $(UNIT_SH_TESTS) $(INTEGRATION_SH_TESTS)
+# test_haproxy.sh's fast client.
+EXTRA_DIST += tests/integration/lb_client.py
 # The test PKI (made at test time: no key is committed) and a TLS peer.
 EXTRA_DIST += tests/tls/mkpki.sh tests/tls/peer.py tests/tls/client.py
 
@@ -64,12 +67,16 @@ tests_integration_test_abuse_SOURCES = tests/integration/test_abuse.c \
 	tests/integration/abuse_slow.c
 tests_integration_test_abuse_LDADD = $(TEST_LIBS)
 tests_integration_test_echo_LDADD = $(TEST_LIBS)
+tests_integration_test_cli_CFLAGS = $(TEST_CFLAGS) $(OPENSSL_CFLAGS)
 tests_integration_test_cli_LDADD = $(TEST_LIBS)
 tests_integration_test_brokerctl_LDADD = $(TEST_LIBS)
 tests_integration_test_files_LDADD = $(TEST_LIBS)
 tests_integration_test_tls_client_LDADD = $(TEST_LIBS)
+tests_integration_test_metrics_LDADD = $(TEST_LIBS)
 tests_integration_test_access_SOURCES = tests/integration/test_access.c \
 	tests/integration/access.h tests/integration/access_cmd.c \
 	tests/integration/access_priv.c
 tests_integration_test_access_LDADD = $(TEST_LIBS)
+tests_integration_test_operator_LDADD = $(TEST_LIBS)
+tests_integration_test_drain_LDADD = $(TEST_LIBS)
 tests_integration_test_tls_LDADD = $(TEST_LIBS)

@@ -44,7 +44,16 @@
 	"  env0 = { argv = [ \"env\" ]; };\n" \
 	"  pwd = { argv = [ \"pwd\" ]; cwd = \"/tmp\"; };\n" \
 	"  pwd0 = { argv = [ \"pwd\" ]; };\n" \
+	"  nodir = { argv = [ \"pwd\" ]; cwd = \"/nonexistent/x\"; };\n" \
 	"};\n"
+
+/*
+ * Between fork and exec the child is still valgrind's, which keeps
+ * RLIMIT_NOFILE to itself: it refuses or only pretends to set it.
+ */
+#define VG_NOFILE	"the daemon runs under BROKERD_WRAPPER (valgrind), " \
+	"which virtualizes RLIMIT_NOFILE in a forked child until exec; " \
+	"checked in the plain and ASan runs"
 
 /* RUN name from src: code, output and text of the final line. */
 static int
@@ -145,12 +154,18 @@ test_limits(struct daemon *d)
 	struct reply	r;
 	int		port = d->broker_port, fd;
 
-	is_int(run_from("127.0.0.1", port, "show", &r), 0, "RUN show");
-	ok(r.data != NULL && strcmp(r.data, "7\n262144\n64\n16\n") == 0,
-	    "cpu_s, memory_mb, open_files, processes are its rlimits");
-	if (r.data != NULL && strcmp(r.data, "7\n262144\n64\n16\n") != 0)
-		diag("got: %s", r.data);
-	reply_free(&r);
+	if (harness_wrapped())
+		skip(2, VG_NOFILE);
+	else {
+		is_int(run_from("127.0.0.1", port, "show", &r), 0, "RUN show");
+		ok(r.data != NULL && strcmp(r.data, "7\n262144\n64\n16\n") ==
+		    0, "cpu_s, memory_mb, open_files, processes are its "
+		    "rlimits");
+		if (r.data != NULL &&
+		    strcmp(r.data, "7\n262144\n64\n16\n") != 0)
+			diag("got: %s", r.data);
+		reply_free(&r);
+	}
 	is_int(run_from("127.0.0.1", port, "spin", &r), 502,
 	    "cpu_s = 1 crossed: 502 (%s)", r.text);
 	ok(strstr(r.text, "killed by signal 24") != NULL, "by SIGXCPU");
@@ -158,10 +173,14 @@ test_limits(struct daemon *d)
 	is_int(run_from("127.0.0.1", port, "hog", &r), 502,
 	    "memory_mb = 16 crossed: 502 (%s)", r.text);
 	reply_free(&r);
-	is_int(run_from("127.0.0.1", port, "fds", &r), 502,
-	    "open_files = 8 crossed: 502 (%s)", r.text);
-	ok(strstr(r.text, "Error 24") != NULL, "EMFILE");
-	reply_free(&r);
+	if (harness_wrapped())
+		skip(2, VG_NOFILE);
+	else {
+		is_int(run_from("127.0.0.1", port, "fds", &r), 502,
+		    "open_files = 8 crossed: 502 (%s)", r.text);
+		ok(strstr(r.text, "Error 24") != NULL, "EMFILE");
+		reply_free(&r);
+	}
 
 	fd = tcp_connect_from("127.0.0.1", port);
 	is_int(request(fd, "RUN flood\nEND", &r), 413,
@@ -191,6 +210,11 @@ test_limits(struct daemon *d)
 	reply_free(&r);
 	is_int(run_from("127.0.0.1", port, "pwd0", &r), 0, "RUN pwd0");
 	is_str(r.data, "/\n", "no cwd: /");
+	reply_free(&r);
+	is_int(run_from("127.0.0.1", port, "nodir", &r), 502,
+	    "a cwd that is not there: 502");
+	is_str(r.text, "nodir: cannot change to /nonexistent/x: No such file "
+	    "or directory", "the error names the directory");
 	reply_free(&r);
 }
 

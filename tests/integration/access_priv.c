@@ -113,6 +113,7 @@ test_dropped(void)
 	struct daemon	 d = { 0 };
 	struct reply	 r;
 	char		 buf[256], want[64], *out = NULL, *err = NULL;
+	struct stat	 st;
 	pid_t		 child;
 	int		 fd, low;
 
@@ -132,6 +133,9 @@ test_dropped(void)
 	    "daemon: Gid likewise");
 	is_str(status_line(d.pid, "Groups:\t", buf, sizeof(buf)), "65534 ",
 	    "daemon: no supplementary group but its own");
+	snprintf(buf, sizeof(buf), "/proc/%d/fd", (int)d.pid);
+	ok(stat(buf, &st) == 0 && st.st_uid == 0, "daemon: not dumpable "
+	    "(its /proc/PID/fd stays root's: its commands cannot trace it)");
 	is_int(request_from("127.0.0.1", d.broker_port, "RUN ids\nEND", buf,
 	    sizeof(buf)), 0, "a command runs");
 	fd = tcp_connect(d.broker_port);
@@ -161,8 +165,8 @@ test_dropped(void)
 	rewrite(&d, 0, "");
 	is_int(d_ctl(&d, "reload", &out, NULL), 0, "reload after the drop");
 	free(out);
-	ok(d_log_count(&d, "reloaded configuration (generation 2)\n") == 1,
-	    "reloaded");
+	ok(d_log_count(&d, "reloaded configuration (generation 2), asked "
+	    "by control uid 0 pid ") == 1, "reloaded");
 
 	/* A port below 1024 needs root or CAP_NET_BIND_SERVICE. */
 	if ((low = free_low_port()) == 0)
@@ -198,8 +202,10 @@ test_root_warning(void)
 	if (d_start(&d, "listen = ( { service = \"echo\"; address = "
 	    "\"127.0.0.1\"; port = 0; } );\n", NULL) != 0)
 		bail("daemon did not start");
-	is_int(d_log_count(&d, "warning: running as root: set user in "), 1,
-	    "as root without user: one warning");
+	/* Logged at the end of start-up: after the pidfile. */
+	ok(d_log_wait(&d, "warning: running as root: set user in ", 1, 5000),
+	    "as root without user: a warning");
+	is_int(d_log_count(&d, "warning: running as root"), 1, "just one");
 	is_int(d_stop(&d, SIGTERM, 10000), 0, "daemon exits cleanly");
 	d_cleanup(&d);
 }

@@ -182,6 +182,36 @@ d_exec(struct daemon *d, const char *cwd, const char *args)
 	return pid;
 }
 
+/*
+ * Unless text sets limits.drain_delay_s, text with drain_delay_s = 0 in
+ * its top-level limits group (added at the end, or put first in the one
+ * it has, on the same line: error line numbers stay); malloc'd.
+ */
+static char *
+no_drain_delay(const char *text)
+{
+	const char	*g = text;
+	char		*out;
+	size_t		 at;
+
+	if (strstr(text, "drain_delay_s") != NULL)
+		return strdup(text);
+	while (g != NULL && strncmp(g, "limits = {", 10) != 0)
+		if ((g = strchr(g, '\n')) != NULL)
+			g++;
+	if (g == NULL) {
+		if (asprintf(&out, "%s\nlimits = { drain_delay_s = 0; };\n",
+		    text) < 0)
+			bail("asprintf");
+		return out;
+	}
+	at = (size_t)(g - text) + 10;
+	if (asprintf(&out, "%.*s drain_delay_s = 0;%s", (int)at, text,
+	    text + at) < 0)
+		bail("asprintf");
+	return out;
+}
+
 int
 d_spawn(struct daemon *d, const char *conf_text, const char *extra)
 {
@@ -189,7 +219,7 @@ d_spawn(struct daemon *d, const char *conf_text, const char *extra)
 
 	d_init(d);
 	if (conf_text != NULL) {
-		char *full;
+		char *full, *nodelay;
 
 		/* Each daemon gets its own control socket in its temp dir. */
 		if (strstr(conf_text, "control") == NULL) {
@@ -198,6 +228,9 @@ d_spawn(struct daemon *d, const char *conf_text, const char *extra)
 				bail("asprintf");
 		} else
 			full = strdup(conf_text);
+		nodelay = no_drain_delay(full);
+		free(full);
+		full = nodelay;
 		if (write_file(d->conf, full) != 0)
 			bail("cannot write %s", d->conf);
 		free(full);

@@ -33,6 +33,8 @@ void	d_init(struct daemon *);
  * Writes conf_text ("%d" is not interpreted) as the config and starts
  * "brokerd -f -c CONF -p PIDFILE [extra...]"; waits (bounded) until the
  * pidfile exists.  Returns 0, or -1 if the daemon exited or hung.
+ * Unless conf_text sets limits.drain_delay_s, the daemon gets 0 (the
+ * tests stop it with SIGTERM, and would each wait out the default).
  */
 int	d_start(struct daemon *, const char *conf_text, const char *extra);
 /* d_start in two halves: start it (conf_text NULL: leave d->conf)... */

@@ -260,6 +260,18 @@ test_rate(void)
 	msleep(1100);
 	is_int(request_from("127.0.0.1", d.broker_port, "PING", NULL, 0), 0,
 	    "a second later, a new connection is served");
+	/* A steady flood: some get in as the bucket fills, one episode. */
+	in = 0;
+	for (t0 = now_ms(); now_ms() - t0 < 1500; msleep(20)) {
+		fd = tcp_connect(d.broker_port);
+		if (request(fd, "PING", &r) == 0)
+			in++;
+		reply_free(&r);
+		close(fd);
+	}
+	ok(in >= 2, "a steady flood at about 50 a second: %d served", in);
+	is_int(d_log_count(&d, "more than max_connections_per_second = 5"), 2,
+	    "one more episode, one more line");
 	close(old);
 	is_int(d_stop(&d, SIGTERM, 10000), 0, "daemon exits cleanly");
 	d_cleanup(&d);

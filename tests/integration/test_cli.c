@@ -12,6 +12,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <event2/event.h>
+#include <libconfig.h>
+#ifdef HAVE_TLS
+#include <openssl/crypto.h>
+#endif
+
 #include "tests/integration/harness.h"
 #include "tests/tap.h"
 
@@ -35,7 +41,7 @@ write_conf(const char *path, const char *text)
 static void
 test_brokerd_cli(struct daemon *d)
 {
-	char	 good[400], bad[400], *out, *err;
+	char	 good[400], bad[400], want[512], *out, *err;
 	char	*argv[8];
 	int	 st;
 
@@ -83,7 +89,19 @@ test_brokerd_cli(struct daemon *d)
 
 	argv[1] = "-V";
 	st = run(argv, &out, &err);
-	ok(st == 0 && strncmp(out, "brokerd ", 8) == 0, "-V prints version");
+	/* This test links the libraries the daemon links: the same ones. */
+	snprintf(want, sizeof(want), "brokerd %s\nlibevent %s\n"
+	    "libconfig %d.%d.%d\n%s\n", PACKAGE_VERSION, event_get_version(),
+	    LIBCONFIG_VER_MAJOR, LIBCONFIG_VER_MINOR, LIBCONFIG_VER_REVISION,
+#ifdef HAVE_TLS
+	    OpenSSL_version(OPENSSL_VERSION)
+#else
+	    "TLS: not built in (configure --disable-tls)"
+#endif
+	    );
+	is_int(st, 0, "-V exits 0");
+	is_str(out, want, "-V prints its version, libevent's, libconfig's and "
+	    "OpenSSL's (or that TLS is not built in)");
 	free(out); free(err);
 
 	/* A listener that cannot bind is a start-up error naming it. */

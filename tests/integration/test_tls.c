@@ -364,7 +364,8 @@ test_mutual(void)
 	st = ctl(NULL, 0, &out, NULL, &err, "-H", "127.0.0.1", "-p",
 	    mtls_port, "--ca", pk("ca.pem"), "--cert", pk("monitor.pem"),
 	    "--key", pk("monitor.key"), "run", "nonexistent", NULL);
-	ok(st != 0 && d_log_wait(&d, " cn=monitor: ERR 404", 1, 5000),
+	ok(st != 0 && d_log_wait(&d, " cn=monitor: request RUN nonexistent: "
+	    "ERR 404", 1, 5000),
 	    "mutual TLS: accepted, and the request's log line names the CN");
 	free(out); free(err);
 	f0 = tls_stat("tls_handshake_failures");

@@ -43,7 +43,9 @@ expect() {
 complete -p brokerctl | grep -q -- '-F _brokerctl brokerctl$'
 ok $? "sourcing it registers _brokerctl for brokerctl"
 
-expect 'brokerctl ' 'df echo loglevel ping reload run stats upper version'
+expect 'brokerctl ' 'commands df echo loglevel ping reload run stats upper version'
+expect 'brokerctl co' 'commands'
+expect 'brokerctl commands ' '-j'
 expect 'brokerctl re' 'reload'
 expect 'brokerctl -' '--ca --cert --key --servername --tls -H -S -h -j -p -q -t -v'
 expect 'brokerctl --c' '--ca --cert'

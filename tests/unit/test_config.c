@@ -41,6 +41,36 @@ expect_error(const char *text, const char *want, const char *what)
 		diag("errors: %s; want \"%s\"", got, want);
 }
 
+/* The shipped file with its metrics listener uncommented, as it says. */
+static void
+shipped_metrics(const char *path)
+{
+	static const char	 line[] = "  #, { service = \"metrics\"";
+	struct config		*c = NULL;
+	char			*text, *p;
+	FILE			*f = fopen(path, "r");
+	size_t			 n;
+
+	text = calloc(1, 1 << 20);
+	n = f != NULL ? fread(text, 1, (1 << 20) - 1, f) : 0;
+	if (f != NULL)
+		fclose(f);
+	text[n] = '\0';
+	p = strstr(text, line);
+	ok(p != NULL, "shipped file: a metrics listener commented out");
+	if (p != NULL) {
+		p[2] = ' ';
+		is_str(load(text, &c), "", "it parses uncommented");
+		ok(c != NULL && c->nlisten == 3 &&
+		    c->listen[2].service == SERVICE_METRICS &&
+		    c->listen[2].port == 9101 &&
+		    strcmp(c->listen[2].address, "127.0.0.1") == 0,
+		    "metrics on 127.0.0.1:9101");
+		config_unref(c);
+	}
+	free(text);
+}
+
 int
 main(void)
 {
@@ -72,6 +102,7 @@ main(void)
 	is_int(c->limits.request_timeout_s, 10, "request timeout 10");
 	is_int(c->limits.command_timeout_s, 30, "command timeout 30");
 	is_int(c->limits.shutdown_timeout_s, 10, "shutdown timeout 10");
+	is_int(c->limits.drain_delay_s, 5, "drain delay 5");
 	ok(config_command(c, "df") != NULL &&
 	    config_command(c, "df")->output == OUTPUT_DF, "df command");
 	ok(config_command(c, "upper") != NULL &&
@@ -90,6 +121,7 @@ main(void)
 		diag("%s", errs.msg[0]);
 	config_errors_free(&errs);
 	config_unref(c);
+	shipped_metrics(path);
 
 	/* Values. */
 	is_str(load("listen = ({ service = \"broker\"; address = \"::1\"; "
@@ -151,6 +183,16 @@ main(void)
 	    "control.path must be absolute", "relative control path");
 	expect_error("limits = { max_line = 10; };\n",
 	    "limits.max_line = 10 is out of range", "max_line too small");
+	expect_error("limits = { drain_delay_s = -1; };\n",
+	    "limits.drain_delay_s = -1 is out of range",
+	    "negative drain delay");
+	{
+		char	*got = load("limits = { drain_delay_s = 0; };\n", &c);
+
+		ok(*got == '\0' && c != NULL && c->limits.drain_delay_s == 0,
+		    "drain_delay_s = 0 is valid (no delay)");
+		config_unref(c);
+	}
 	expect_error("commands = { x = { argv = [\"bin/x\"]; }; };\n",
 	    "must be a command name or an absolute path", "relative argv[0]");
 	expect_error("commands = { x = { argv = [\"x\"]; output = \"xml\"; "
