@@ -166,6 +166,12 @@ load_listen(struct loader *ld, struct config *c, const config_setting_t *list)
 			settings_error(ld, g, "listen entry has no port");
 			ok = 0;
 		}
+		/* evhttp serves it: the TLS transport would never be used. */
+		if (ok && ls.tls != NULL && ls.service == SERVICE_METRICS) {
+			settings_error(ld, g, "listen.tls: the metrics service "
+			    "does not speak TLS");
+			ok = 0;
+		}
 		if (!ok) {
 			acl_unref(ls.allow);
 			acl_unref(ls.deny);

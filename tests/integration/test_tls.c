@@ -168,7 +168,7 @@ check_tls(const char *tls, char **err)
 static void
 test_check(void)
 {
-	char	tls[1500], *err;
+	char	tls[1500], *err, *out;
 	int	st;
 
 	snprintf(tls, sizeof(tls), "certificate = \"%s\"; key = \"%s\"; "
@@ -208,6 +208,13 @@ test_check(void)
 	if (st != 1)
 		diag("%s", err);
 	free(err);
+	write_text(pk("@m.conf"), "listen = ( { service = \"metrics\"; "
+	    "port = 0; tls = { certificate = \"/c\"; key = \"/k\"; }; } );\n",
+	    0644);
+	st = run(&out, &err, brokerd, "-t", "-c", pk("@m.conf"), NULL);
+	ok(st == 1 && strstr(err, "the metrics service does not speak TLS") !=
+	    NULL, "brokerd -t: no tls block on a metrics listener");
+	free(out); free(err);
 }
 
 /*
