@@ -400,13 +400,20 @@ tls_free(struct xport *x)
 	watch_defer_free(t, tls_release);
 }
 
-/* The service's callbacks; nothing of t may be used after them if dead. */
+/*
+ * The service's callbacks; nothing of t may be used after them if dead.
+ * After a read, records OpenSSL holds already (read ahead with the last
+ * handshake message, say, or a close_notify behind the data) bring the
+ * read callback again: the socket will not.
+ */
 static void
 tls_call_read(struct tls *t, short what)
 {
 	if (what == XPORT_READ && t->want_r == XPORT_ON)
 		(void)evtimer_add(t->rtimer, t->idle);
 	t->x.cbs->read(what, t->x.arg);
+	if (!t->dead)
+		tls_kick(t);
 }
 
 static void
@@ -567,11 +574,8 @@ tls_on_read(evutil_socket_t fd, short what, void *arg)
 		/* Level-triggered: a read, if still wanted, comes next. */
 		return;
 	}
-	if (t->want_r != XPORT_OFF) {
+	if (t->want_r != XPORT_OFF)
 		tls_call_read(t, XPORT_READ);
-		if (!t->dead)
-			tls_kick(t);
-	}
 }
 WATCH_EVENT_CB(xport_tls_read_cb, tls_on_read, tls_ctx_name)
 

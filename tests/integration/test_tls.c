@@ -168,7 +168,7 @@ check_tls(const char *tls, char **err)
 static void
 test_check(void)
 {
-	char	tls[1500], *err;
+	char	tls[1500], *err, *out;
 	int	st;
 
 	snprintf(tls, sizeof(tls), "certificate = \"%s\"; key = \"%s\"; "
@@ -208,14 +208,30 @@ test_check(void)
 	if (st != 1)
 		diag("%s", err);
 	free(err);
+	write_text(pk("@m.conf"), "listen = ( { service = \"metrics\"; "
+	    "port = 0; tls = { certificate = \"/c\"; key = \"/k\"; }; } );\n",
+	    0644);
+	st = run(&out, &err, brokerd, "-t", "-c", pk("@m.conf"), NULL);
+	ok(st == 1 && strstr(err, "a metrics listener takes no tls block") !=
+	    NULL, "brokerd -t: no tls block on a metrics listener");
+	free(out); free(err);
 }
 
+/*
+ * The daemon's configuration into conf; echo_tls: the second echo
+ * listener has a tls block too (with control, for a reload: d_start
+ * adds that line only to a configuration that has none).
+ */
 static void
-start_daemon(void)
+make_conf(char *conf, size_t size, int echo_tls)
 {
-	char	conf[4096];
+	char	echo2[1024], control[400];
 
-	snprintf(conf, sizeof(conf),
+	snprintf(echo2, sizeof(echo2), "tls = { certificate = \"%s\"; "
+	    "key = \"%s\"; };", pk("server.pem"), pk("server.key"));
+	snprintf(control, sizeof(control), "control = { path = \"%s\"; };\n",
+	    d.control);
+	snprintf(conf, size,
 	    "listen = (\n"
 	    "  { service = \"echo\"; address = \"127.0.0.1\"; port = 0;\n"
 	    "    tls = { certificate = \"%s\"; key = \"%s\"; }; },\n"
@@ -224,7 +240,7 @@ start_daemon(void)
 	    "  { service = \"broker\"; address = \"127.0.0.1\"; port = 0;\n"
 	    "    tls = { certificate = \"%s\"; key = \"%s\";\n"
 	    "            client_ca = \"%s\"; min_version = \"1.3\"; }; },\n"
-	    "  { service = \"echo\"; address = \"127.0.0.1\"; port = 0; },\n"
+	    "  { service = \"echo\"; address = \"127.0.0.1\"; port = 0; %s },\n"
 	    "  { service = \"broker\"; address = \"127.0.0.1\"; port = 0;\n"
 	    "    allow = [ \"192.0.2.1\", \"cn:monitor\" ];\n"
 	    "    tls = { certificate = \"%s\"; key = \"%s\";\n"
@@ -239,10 +255,19 @@ start_daemon(void)
 	    "            allow = [ \"cn:monitor\", \"192.0.2.1\" ]; };\n"
 	    "  either = { argv = [ \"echo\", \"either\" ];\n"
 	    "             allow = [ \"cn:nobody\", \"127.0.0.0/8\" ]; };\n"
-	    "};\n",
+	    "};\n%s",
 	    pk("@cur.pem"), pk("@cur.key"), pk("@cur.pem"), pk("@cur.key"),
 	    pk("server.pem"), pk("server.key"), pk("ca.pem"),
-	    pk("server.pem"), pk("server.key"), pk("ca.pem"));
+	    echo_tls ? echo2 : "",
+	    pk("server.pem"), pk("server.key"), pk("ca.pem"), control);
+}
+
+static void
+start_daemon(void)
+{
+	char	conf[8192];
+
+	make_conf(conf, sizeof(conf), 0);
 	if (d_start(&d, conf, NULL) != 0)
 		bail("brokerd did not start with TLS listeners: %s",
 		    d_log(&d));
@@ -658,6 +683,34 @@ test_stats_interop(void)
 		free(out); free(err);
 	}
 }
+/* A reload gives a kept plain listener a tls block: same port, TLS. */
+static void
+test_plain_to_tls(void)
+{
+	char	conf[8192], port[16], *out, *err;
+	int	st;
+
+	snprintf(port, sizeof(port), "%d", nth_port("echo", 1));
+	ok(echo_roundtrip(atoi(port), "plain"), "the plain echo listener");
+	make_conf(conf, sizeof(conf), 1);
+	replace_text(d.conf, conf);
+	st = d_ctl(&d, "reload", &out, &err);
+	if (!ok(st == 0, "reload: the plain echo listener gets a tls block"))
+		diag("%s %s", out, err);
+	free(out); free(err);
+	ok(nth_port("echo", 1) == atoi(port) &&
+	    d_log_count(&d, "closing listener") == 0,
+	    "the listener is kept, on the same port");
+	st = ctl(NULL, 0, &out, NULL, &err, "-p", port, "--ca", pk("ca.pem"),
+	    "echo", "over TLS now", NULL);
+	ok(st == 0 && strcmp(out, "over TLS now") == 0,
+	    "a new connection to it speaks TLS");
+	if (st != 0)
+		diag("%d %s %s", st, out, err);
+	free(out); free(err);
+	ok(!echo_roundtrip(atoi(port), "plain"),
+	    "a plain client there is no longer echoed");
+}
 #endif
 
 int
@@ -701,6 +754,7 @@ main(void)
 	test_not_tls();
 	test_reload();
 	test_stats_interop();
+	test_plain_to_tls();
 	ok(d_stop(&d, SIGTERM, 20000) == 0, "the daemon exits cleanly");
 	d_cleanup(&d);
 	return done_testing();
