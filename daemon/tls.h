@@ -31,6 +31,7 @@
 struct config;
 struct xport;
 struct ssl_ctx_st;	/* OpenSSL's SSL_CTX */
+struct ssl_st;		/* OpenSSL's SSL */
 
 /* A listener's tls block. */
 struct tls_spec {
@@ -70,6 +71,13 @@ struct xport *xport_tls_new(struct event_base *, struct ssl_ctx_st *,
 	    evutil_socket_t fd, const struct sockaddr *sa, socklen_t salen,
 	    int idle_s, int handshake_s, char *ctx, size_t ctxsize,
 	    void (*opened)(void *), void *arg);
+/*
+ * (TLS builds.)  Why a handshake failed (r from SSL_do_handshake), as one
+ * line; and the verified client certificate's subject CN, allocated, or
+ * NULL when there is none or it holds a NUL byte.
+ */
+void	tls_ssl_reason(struct ssl_st *, int r, char *buf, size_t size);
+char	*tls_ssl_peer_cn(struct ssl_st *);
 /* TLS connections open now, for STATS. */
 unsigned tls_connections(void);
 

@@ -231,6 +231,58 @@ tls_config_prepare(struct config *c, struct config_errors *errs)
 		}
 	}
 }
+/* OpenSSL's reason for a failed handshake (r from SSL_do_handshake). */
+void
+tls_ssl_reason(struct ssl_st *ssl, int r, char *buf, size_t size)
+{
+	unsigned long	 e;
+	const char	*why;
+	long		 v;
+	int		 err = errno;
+
+	switch (SSL_get_error(ssl, r)) {
+	case SSL_ERROR_SYSCALL:
+		snprintf(buf, size, "%s", err != 0 ? strerror(err) :
+		    "the peer closed the connection");
+		return;
+	case SSL_ERROR_ZERO_RETURN:
+		snprintf(buf, size, "the peer closed the connection");
+		return;
+	}
+	e = ERR_peek_last_error();
+	why = e != 0 ? ERR_reason_error_string(e) : NULL;
+	snprintf(buf, size, "%s", why != NULL ? why : "unknown error");
+	v = SSL_get_verify_result(ssl);
+	if (v != X509_V_OK)
+		snprintf(buf + strlen(buf), size - strlen(buf), " (%s)",
+		    X509_verify_cert_error_string(v));
+}
+
+char *
+tls_ssl_peer_cn(struct ssl_st *ssl)
+{
+	X509		*peer = SSL_get0_peer_certificate(ssl);
+	X509_NAME	*name;
+	unsigned char	*utf8 = NULL;
+	char		*cn = NULL;
+	int		 i, n;
+
+	if (peer == NULL || SSL_get_verify_result(ssl) != X509_V_OK)
+		return NULL;
+	name = X509_get_subject_name(peer);
+	if ((i = X509_NAME_get_index_by_NID(name, NID_commonName, -1)) < 0)
+		return NULL;
+	n = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(
+	    X509_NAME_get_entry(name, i)));
+	/* A NUL inside would make it another name in an allow list. */
+	if (n > 0 && memchr(utf8, '\0', (size_t)n) == NULL) {
+		cn = xcalloc(1, (size_t)n + 1);
+		memcpy(cn, utf8, (size_t)n);
+	}
+	OPENSSL_free(utf8);
+	return cn;
+}
+
 #else
 struct ssl_ctx_st *
 tls_ctx_ref(struct ssl_ctx_st *ctx)

@@ -27,7 +27,6 @@
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
-#include <openssl/x509.h>
 
 #include "common/log.h"
 #include "common/util.h"
@@ -451,60 +450,18 @@ tls_hs_failed(struct tls *t, const char *why)
 	event_active(t->pend, EV_READ, 0);
 }
 
-/* OpenSSL's reason for a failed handshake (r from SSL_do_handshake). */
-static void
-tls_hs_reason(struct tls *t, int r, char *buf, size_t size)
-{
-	unsigned long	 e;
-	const char	*why;
-	long		 v;
-	int		 err = errno;
-
-	switch (SSL_get_error(t->ssl, r)) {
-	case SSL_ERROR_SYSCALL:
-		snprintf(buf, size, "%s", err != 0 ? strerror(err) :
-		    "the peer closed the connection");
-		return;
-	case SSL_ERROR_ZERO_RETURN:
-		snprintf(buf, size, "the peer closed the connection");
-		return;
-	}
-	e = ERR_peek_last_error();
-	why = e != 0 ? ERR_reason_error_string(e) : NULL;
-	snprintf(buf, size, "%s", why != NULL ? why : "unknown error");
-	v = SSL_get_verify_result(t->ssl);
-	if (v != X509_V_OK)
-		snprintf(buf + strlen(buf), size - strlen(buf), " (%s)",
-		    X509_verify_cert_error_string(v));
-}
-
 /* The verified client certificate's subject CN, if it has one. */
 static void
 tls_peer_cn(struct tls *t)
 {
-	X509		*peer = SSL_get0_peer_certificate(t->ssl);
-	X509_NAME	*name;
-	unsigned char	*utf8 = NULL;
-	char		 esc[4 * CN_LOG_MAX + 8];
-	size_t		 used;
-	int		 i, n;
+	char	esc[4 * CN_LOG_MAX + 8];
+	size_t	used;
 
-	if (peer == NULL || SSL_get_verify_result(t->ssl) != X509_V_OK)
+	if ((t->cn = tls_ssl_peer_cn(t->ssl)) == NULL)
 		return;
-	name = X509_get_subject_name(peer);
-	if ((i = X509_NAME_get_index_by_NID(name, NID_commonName, -1)) < 0)
-		return;
-	n = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(
-	    X509_NAME_get_entry(name, i)));
-	/* A NUL inside would make it another name in an allow list. */
-	if (n > 0 && memchr(utf8, '\0', (size_t)n) == NULL) {
-		t->cn = xcalloc(1, (size_t)n + 1);
-		memcpy(t->cn, utf8, (size_t)n);
-		str_escape(esc, sizeof(esc), t->cn, (size_t)n, CN_LOG_MAX);
-		used = strlen(t->ctx);
-		snprintf(t->ctx + used, t->ctxsize - used, " cn=%s", esc);
-	}
-	OPENSSL_free(utf8);
+	str_escape(esc, sizeof(esc), t->cn, strlen(t->cn), CN_LOG_MAX);
+	used = strlen(t->ctx);
+	snprintf(t->ctx + used, t->ctxsize - used, " cn=%s", esc);
 }
 
 static void
@@ -523,7 +480,7 @@ tls_handshake(struct tls *t)
 				tls_hs_failed(t, "cannot watch the connection");
 			return;
 		}
-		tls_hs_reason(t, r, why, sizeof(why));
+		tls_ssl_reason(t->ssl, r, why, sizeof(why));
 		ERR_clear_error();
 		tls_hs_failed(t, why);
 		return;
