@@ -170,9 +170,16 @@ emit_error(const char *key, const char *value, void *arg)
 	    "counter", "ERR replies by code.");
 }
 
+static void emit_known(const char *, const char *, void *);
+
+/* connections.SERVICE as labels; the section's other keys are known. */
 static void
 emit_connection(const char *key, const char *value, void *arg)
 {
+	if (strncmp(key, "connections.", 12) != 0) {
+		emit_known(key, value, arg);
+		return;
+	}
 	emit_labelled(arg, key, value, "connections.", "connections",
 	    "service", "gauge", "Open connections by service.");
 }
@@ -198,6 +205,8 @@ static const struct {
 	    "Longest wait of a job for a worker." },
 	{ "slow_callbacks", "slow_callbacks_total", "counter",
 	    "Callbacks longer than slow_callback_ms." },
+	{ "tls_connections", "tls_connections", "gauge",
+	    "TLS connections open now, their handshake done." },
 };
 
 static void

@@ -220,6 +220,13 @@ check_body(struct daemon *d, const char *body, time_t t_start)
 	    has_line(body, "# TYPE brokerd_pool_threads gauge") &&
 	    sample(body, "brokerd_pool_threads") == 3,
 	    "connections, children and pool gauges");
+#ifdef HAVE_TLS
+	ok(has_line(body, "# TYPE brokerd_tls_connections gauge") &&
+	    sample(body, "brokerd_tls_connections") == 0,
+	    "tls_connections, a gauge of the connections section");
+#else
+	skip(1, "built without TLS: no tls_connections");
+#endif
 	snprintf(line, sizeof(line), "brokerd_build_info{version=\"%s\"} 1",
 	    PACKAGE_VERSION);
 	ok(has_line(body, line), "%s", line);
