@@ -1,6 +1,7 @@
 /* Replies of the broker session; see reply.h. */
 #include "autoconf.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -9,6 +10,8 @@
 #include "common/log.h"
 #include "common/proto.h"
 #include "daemon/audit.h"
+#include "daemon/child.h"
+#include "daemon/conn.h"
 #include "daemon/reply.h"
 #include "daemon/stats.h"
 #include "daemon/xport.h"
@@ -90,4 +93,36 @@ reply_kick(struct session *s)
 	}
 	s->writing = 1;
 	return 0;
+}
+
+/*
+ * The client went away while a request ran for it: counted once, and
+ * logged once, with what ran; the caller stops the request.
+ */
+void
+reply_abandon(struct session *s, const char *why)
+{
+	if (!s->running || s->abandoned)
+		return;
+	stats_inc(STAT_requests_abandoned);
+	if (s->child != NULL) {
+		char text[160];
+
+		snprintf(text, sizeof(text), "%s; SIGTERM to %s's process "
+		    "group (pid %d)", why, s->cmd->name,
+		    (int)child_pid(s->child));
+		audit_abandon(s, text);
+	} else
+		audit_abandon(s, why);
+	s->abandoned = 1;
+}
+
+void
+reply_gone(struct session *s, const char *what)
+{
+	int e = errno;
+
+	reply_abandon(s, "client went away");
+	errno = e;
+	conn_broken(s->conn, what);
 }

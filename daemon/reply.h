@@ -28,4 +28,16 @@ void	reply_flush(struct session *);
  */
 int	reply_kick(struct session *);
 
+/*
+ * The client went away while a request ran for it (why: how we know):
+ * counted once in requests_abandoned and logged once by its audit line,
+ * with what ran; the caller stops the request.
+ */
+void	reply_abandon(struct session *, const char *why);
+/*
+ * The connection broke (what: "read", "write") with errno set: a request
+ * running for it is abandoned, and the connection is closed.
+ */
+void	reply_gone(struct session *, const char *what);
+
 #endif

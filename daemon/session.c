@@ -72,38 +72,6 @@ read_stop(struct session *s, enum rmode m)
 }
 
 /*
- * The client went away while a request ran for it: counted once, and
- * logged once, with what ran; the caller stops the request.
- */
-static void
-session_abandon(struct session *s, const char *why)
-{
-	if (!s->running || s->abandoned)
-		return;
-	stats_inc(STAT_requests_abandoned);
-	if (s->child != NULL) {
-		char text[160];
-
-		snprintf(text, sizeof(text), "%s; SIGTERM to %s's process "
-		    "group (pid %d)", why, s->cmd->name,
-		    (int)child_pid(s->child));
-		audit_abandon(s, text);
-	} else
-		audit_abandon(s, why);
-	s->abandoned = 1;
-}
-
-void
-session_gone(struct session *s, const char *what)
-{
-	int e = errno;
-
-	session_abandon(s, "client went away");
-	errno = e;
-	conn_broken(s->conn, what);
-}
-
-/*
  * A client at EOF while its request runs either only shut down its
  * sending side and still reads (brokerctl does, after END), or is gone.
  * Only a write tells them apart: a closed socket answers it with a
@@ -327,7 +295,7 @@ again:
 			s->input = INPUT_NONE;
 		if (s->input != INPUT_NONE) {
 			/* Answered: the client may only have half-closed. */
-			session_abandon(s, "connection closed before END");
+			reply_abandon(s, "connection closed before END");
 			session_fail(s, 400, "connection closed before END");
 			return;
 		}
@@ -426,7 +394,7 @@ session_read(short what, void *arg)
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EINTR)
 			return;
-		session_gone(s, "read");
+		reply_gone(s, "read");
 		return;
 	}
 	/*
@@ -464,7 +432,7 @@ session_write(short what, void *arg)
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EINTR)
 			return;
-		session_gone(s, "write");
+		reply_gone(s, "write");
 		return;
 	}
 	if (evbuffer_get_length(s->out) == 0) {

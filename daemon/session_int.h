@@ -100,10 +100,4 @@ struct session {
 	struct reload_waiter	 reload;	/* RELOAD */
 };
 
-/*
- * The connection broke (what: "read", "write") with errno set: a request
- * running for it is abandoned (counted, logged), and it is closed.
- */
-void	session_gone(struct session *, const char *what);
-
 #endif

@@ -21,6 +21,7 @@
 #include "common/log.h"
 #include "common/proto.h"
 #include "daemon/child.h"
+#include "daemon/reply.h"
 #include "daemon/splice.h"
 #include "daemon/stats.h"
 #include "daemon/xport.h"
@@ -167,7 +168,7 @@ read_line_exact(struct session *s, int sfd)
 		if (n < 0 && errno == EAGAIN)
 			return SPLICE_WAIT_SOCKET;
 		if (n < 0) {
-			session_gone(s, "read");
+			reply_gone(s, "read");
 			return SPLICE_GONE;
 		}
 		if (n == 0) {
@@ -272,7 +273,7 @@ splice_in(struct session *s)
 		if (errno == EINTR)
 			continue;
 		if (errno != EAGAIN) {
-			session_gone(s, "read");
+			reply_gone(s, "read");
 			return SPLICE_GONE;
 		}
 		/* The staging pipe is full, or the socket dry: tell apart. */
