@@ -14,9 +14,7 @@ need_pkgs() {
 		echo "installing:$missing"
 		sudo=
 		[ "$(id -u)" -eq 0 ] || sudo=sudo
-		# Once per run: scripts/check asks for its packages in groups.
-		[ -n "${apt_updated:-}" ] || $sudo apt-get update -qq || true
-		apt_updated=1
+		$sudo apt-get update -qq || true
 		DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
 		    --no-install-recommends $missing
 	fi
