@@ -339,10 +339,22 @@ test_listen_queue(void)
 	    "(UPPER, byte-exact), not reset");
 	reply_free(&r);
 	ok(echo_back(e, "queued echo\n"), "E: its data is echoed, not reset");
-	ok(d_log_count(&d, "2 connections taken from the listen queues") == 1,
-	    "the drain took both from the queues (log)");
-	if (d_log_count(&d, "taken from the listen queues") != 1)
-		d_log_diag(&d, "draining");
+	/*
+	 * Which turn of the loop accepts C and E rests on A's SLEEP starting
+	 * within the 1 s delay; under valgrind the start-up of each request
+	 * can take longer, and the listener may accept them before the drain.
+	 */
+	if (harness_wrapped())
+		skip(1, "the daemon runs under BROKERD_WRAPPER (valgrind): "
+		    "the loop turns this relies on are not the daemon's to "
+		    "keep there; checked in the plain and ASan runs");
+	else {
+		ok(d_log_count(&d, "2 connections taken from the listen "
+		    "queues") == 1, "the drain took both from the queues "
+		    "(log)");
+		if (d_log_count(&d, "taken from the listen queues") != 1)
+			d_log_diag(&d, "draining");
+	}
 	is_int(read_reply(a, &r, 10000), 0, "A's SLEEP is answered");
 	reply_free(&r);
 	is_int(read_reply(b, &r, 10000), 0, "B's SLEEP is answered");
