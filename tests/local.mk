@@ -32,6 +32,8 @@ UNIT_SH_TESTS = tests/unit/test_completion.sh
 INTEGRATION_SH_TESTS = tests/integration/test_readme.sh \
 	tests/integration/test_docs.sh tests/integration/test_haproxy.sh
 EXTRA_DIST += $(UNIT_SH_TESTS) $(INTEGRATION_SH_TESTS)
+# scripts/check's valgrind step.
+EXTRA_DIST += tests/valgrind.supp
 # test_haproxy.sh's fast client.
 EXTRA_DIST += tests/integration/lb_client.py
 # The test PKI (made at test time: no key is committed) and a TLS peer.
