@@ -18,19 +18,22 @@ TEST_LIBS = tests/libtap.a $(BROKERD_LIBS)
 UNIT_TESTS = tests/unit/test_config tests/unit/test_proto \
 	tests/unit/test_dfparse tests/unit/test_pool tests/unit/test_dfgnu \
 	tests/unit/test_dfnative tests/unit/test_reload tests/unit/test_access
-INTEGRATION_TESTS = tests/integration/test_echo \
-	tests/integration/test_cli tests/integration/test_broker \
-	tests/integration/test_lifecycle tests/integration/test_health \
-	tests/integration/test_abuse tests/integration/test_brokerctl \
-	tests/integration/test_files tests/integration/test_tls_client \
-	tests/integration/test_access tests/integration/test_operator \
-	tests/integration/test_metrics tests/integration/test_drain \
-	tests/integration/test_tls
+# Longest first (make -j check starts tests in the order of TESTS, so
+# that tests run side by side do not end on one long test; scripts/check
+# runs the integration tests under valgrind in this order too).
+INTEGRATION_TESTS = tests/integration/test_lifecycle \
+	tests/integration/test_broker tests/integration/test_abuse \
+	tests/integration/test_tls tests/integration/test_files \
+	tests/integration/test_access tests/integration/test_brokerctl \
+	tests/integration/test_drain tests/integration/test_operator \
+	tests/integration/test_metrics tests/integration/test_tls_client \
+	tests/integration/test_health tests/integration/test_cli \
+	tests/integration/test_echo
 
 # Shell tests, run as they are (#! line): no LOG_COMPILER.
 UNIT_SH_TESTS = tests/unit/test_completion.sh
-INTEGRATION_SH_TESTS = tests/integration/test_readme.sh \
-	tests/integration/test_docs.sh tests/integration/test_haproxy.sh
+INTEGRATION_SH_TESTS = tests/integration/test_haproxy.sh \
+	tests/integration/test_readme.sh tests/integration/test_docs.sh
 EXTRA_DIST += $(UNIT_SH_TESTS) $(INTEGRATION_SH_TESTS)
 # scripts/check's valgrind step.
 EXTRA_DIST += tests/valgrind.supp
@@ -40,8 +43,8 @@ EXTRA_DIST += tests/integration/lb_client.py
 EXTRA_DIST += tests/tls/mkpki.sh tests/tls/peer.py tests/tls/client.py
 
 check_PROGRAMS += $(UNIT_TESTS) $(INTEGRATION_TESTS)
-TESTS += $(UNIT_TESTS) $(UNIT_SH_TESTS) $(INTEGRATION_TESTS) \
-	$(INTEGRATION_SH_TESTS)
+TESTS += $(INTEGRATION_SH_TESTS) $(INTEGRATION_TESTS) $(UNIT_TESTS) \
+	$(UNIT_SH_TESTS)
 
 tests_unit_test_config_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_config_LDADD = $(TEST_LIBS)

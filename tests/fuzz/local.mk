@@ -29,12 +29,13 @@ tests_fuzz_fuzz_proto_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
 tests_fuzz_fuzz_dfparse_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
 tests_fuzz_fuzz_config_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
 
-.PHONY: fuzz
-fuzz: $(FUZZ_TARGETS)
-	@status=0; for t in $(FUZZ_TARGETS); do \
-	  $(SHELL) $(srcdir)/tests/fuzz/run.sh $(srcdir) $$t $(FUZZ_SECONDS) || \
-	    status=1; \
-	done; exit $$status
+# A rule per target: "make -j2 -k fuzz" runs two at a time and every
+# target even if one finds something.
+FUZZ_RUNS = $(FUZZ_TARGETS:=-run)
+.PHONY: fuzz $(FUZZ_RUNS)
+fuzz: $(FUZZ_RUNS)
+$(FUZZ_RUNS): %-run: %
+	@$(SHELL) $(srcdir)/tests/fuzz/run.sh $(srcdir) $* $(FUZZ_SECONDS)
 else
 check_PROGRAMS += $(FUZZ_TARGETS)
 TESTS += $(FUZZ_TARGETS)
