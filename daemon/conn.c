@@ -76,6 +76,13 @@ conn_new(const struct service *svc, evutil_socket_t fd, const char *peer,
 	    peer);
 	c->idle_s = srv.cfg->limits.idle_timeout_s;
 	c->rx_ms = mono_ms();
+	/*
+	 * Its timeouts count from now.  libevent adds them to the time it
+	 * read when the loop woke, and the listener accepts until its queue
+	 * is empty: a connection that came in while earlier callbacks ran
+	 * would get them early by as long as those took.
+	 */
+	event_base_update_cache_time(srv.base);
 	if (tls != NULL)
 		c->xport = xport_tls_new(srv.base, tls, fd, sa, salen,
 		    c->idle_s, srv.cfg->limits.request_timeout_s, c->ctx,

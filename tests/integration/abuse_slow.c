@@ -106,8 +106,9 @@ test_slowloris(void)
 	 * would be the kernel's, not the daemon's.
 	 */
 	for (i = 0; i < N; i++) {
-		fds[i] = conn_to(D.broker_port);
+		/* Before: the daemon cannot have it earlier. */
 		conn_at[i] = now_ms();
+		fds[i] = conn_to(D.broker_port);
 		closed_at[i] = -1;
 		if (fds[i] < 0)
 			bail("slowloris: connect %d: %s", i, strerror(errno));
