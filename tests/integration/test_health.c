@@ -36,7 +36,7 @@
 static int	slow_ms = 100;		/* slow_callback_ms */
 static int	ping_ms = 200;		/* a PING while the pool is stuck */
 static int	rtt_ms = 150;		/* an echo round trip, meanwhile */
-static char	CONF[512];
+static char	conf[512];
 
 static long long
 echo_rtt_max(int port, int rounds)
@@ -90,7 +90,7 @@ test_debug_daemon(void)
 	long long	t0, worst;
 
 	setenv("BROKERD_TEST_STATVFS_DELAY", "/:1500", 1);
-	if (d_start(&d, CONF, "-d") != 0)
+	if (d_start(&d, conf, "-d") != 0)
 		bail("daemon did not start");
 	unsetenv("BROKERD_TEST_STATVFS_DELAY");
 	ok(d_log_count(&d, "test hook: statvfs on / sleeps 1500 ms") == 1,
@@ -156,7 +156,7 @@ test_debug_daemon(void)
 
 	/* A clean exit in debug mode. */
 	memset(&d, 0, sizeof(d));
-	if (d_start(&d, CONF, "-d") != 0)
+	if (d_start(&d, conf, "-d") != 0)
 		bail("daemon did not start");
 	fd = tcp_connect(d.broker_port);
 	request(fd, "PING", &r);
@@ -208,7 +208,7 @@ test_native_names(void)
 	}
 	snprintf(hook, sizeof(hook), "%s:1500", mnt);
 	setenv("BROKERD_TEST_STATVFS_DELAY", hook, 1);
-	if (d_start(&d, CONF, "-d") != 0)
+	if (d_start(&d, conf, "-d") != 0)
 		bail("daemon did not start");
 	unsetenv("BROKERD_TEST_STATVFS_DELAY");
 	str_escape(esc, sizeof(esc), mnt, strlen(mnt), 200);
@@ -249,7 +249,7 @@ test_native(void)
 	char		*copy, *line, *save;
 	int		 fd, rows = 0, same = 0;
 
-	if (d_start(&d, CONF, NULL) != 0)
+	if (d_start(&d, conf, NULL) != 0)
 		bail("daemon did not start");
 	fd = tcp_connect(d.broker_port);
 	is_int(request(fd, "SLEEP 10", &r), 404, "SLEEP outside debug mode: 404");
@@ -298,7 +298,7 @@ main(void)
 		diag("under BROKERD_WRAPPER: slow_callback_ms %d, bounds %d "
 		    "and %d ms", slow_ms, ping_ms, rtt_ms);
 	}
-	snprintf(CONF, sizeof(CONF), "%sslow_callback_ms = %d;\n",
+	snprintf(conf, sizeof(conf), "%sslow_callback_ms = %d;\n",
 	    LISTEN_LIMITS, slow_ms);
 	test_debug_daemon();
 	test_native_names();
